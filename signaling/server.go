@@ -1,0 +1,164 @@
+package signaling
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cau-bridge/cau/sfu"
+)
+
+// Media is what signaling needs from the media plane.
+type Media interface {
+	NewPublisher(cfg sfu.PeerConfig, onTrack func(*sfu.UpTrack)) (*sfu.Publisher, error)
+	NewSubscriber(cfg sfu.PeerConfig) (*sfu.Subscriber, error)
+}
+
+// Config configures a signaling Server.
+type Config struct {
+	Media  Media
+	Tokens *Tokens
+	Logger *slog.Logger
+	// VideoCodec is every meeting's video MIME type. Default "video/VP8".
+	VideoCodec string
+	// KeepaliveInterval is how often the server pings a client. Default 10 s.
+	KeepaliveInterval time.Duration
+	// KeepaliveTimeout closes a session that sent nothing (not even a pong)
+	// for this long. Default 30 s.
+	KeepaliveTimeout time.Duration
+	// MaxFrame is the largest frame accepted, in bytes. Default 64 KiB.
+	MaxFrame int64
+	// RatePerSecond and RateBurst bound the frames a client may send.
+	// Defaults 50 and 100.
+	RatePerSecond float64
+	RateBurst     int
+}
+
+// Server accepts WebSocket sessions and runs the meetings in progress.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	upgrader websocket.Upgrader
+
+	mu       sync.Mutex
+	rooms    map[string]*room
+	sessions map[*session]struct{}
+	closing  bool
+}
+
+// NewServer returns a signaling server with defaults filled in.
+func NewServer(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.VideoCodec == "" {
+		cfg.VideoCodec = "video/VP8"
+	}
+	if cfg.KeepaliveInterval <= 0 {
+		cfg.KeepaliveInterval = 10 * time.Second
+	}
+	if cfg.KeepaliveTimeout <= 0 {
+		cfg.KeepaliveTimeout = 30 * time.Second
+	}
+	if cfg.MaxFrame <= 0 {
+		cfg.MaxFrame = 64 << 10
+	}
+	if cfg.RatePerSecond <= 0 {
+		cfg.RatePerSecond = 50
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 100
+	}
+	return &Server{
+		cfg: cfg, log: cfg.Logger,
+		upgrader: websocket.Upgrader{
+			ReadBufferSize: 4096, WriteBufferSize: 4096,
+			// Joining takes a token in the first message, not a cookie, so a
+			// page from another origin gains nothing by opening a socket.
+			CheckOrigin: func(*http.Request) bool { return true },
+		},
+		rooms:    map[string]*room{},
+		sessions: map[*session]struct{}{},
+	}
+}
+
+// ServeHTTP upgrades the request to a WebSocket and runs a session on it.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	conn, err := s.upgrader.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader has answered with an HTTP error
+	}
+	sess := newSession(s, conn)
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		_ = conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(websocket.CloseGoingAway, "server shutting down"), time.Now().Add(time.Second))
+		_ = conn.Close()
+		return
+	}
+	s.sessions[sess] = struct{}{}
+	s.mu.Unlock()
+	sess.run()
+	s.mu.Lock()
+	delete(s.sessions, sess)
+	s.mu.Unlock()
+}
+
+// roomFor returns the named meeting in progress, creating it.
+func (s *Server) roomFor(name string) *room {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.rooms[name]
+	if !ok {
+		r = newRoom(name, s.log)
+		s.rooms[name] = r
+	}
+	return r
+}
+
+// dropRoomIfEmpty forgets a meeting once its last peer has gone.
+func (s *Server) dropRoomIfEmpty(r *room) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.empty() && s.rooms[r.name] == r {
+		delete(s.rooms, r.name)
+	}
+}
+
+// RoomPeers lists the peers in a meeting in progress.
+func (s *Server) RoomPeers(name string) []PeerInfo {
+	s.mu.Lock()
+	r := s.rooms[name]
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	return r.peerInfos("")
+}
+
+// Close ends every session, telling clients the server is going away.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	all := make([]*session, 0, len(s.sessions))
+	for sess := range s.sessions {
+		all = append(all, sess)
+	}
+	s.mu.Unlock()
+	for _, sess := range all {
+		sess.closeWith(websocket.CloseGoingAway, "server shutting down")
+	}
+	for _, sess := range all {
+		select {
+		case <-sess.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}

@@ -70,3 +70,15 @@ func isH264Keyframe(p []byte) bool {
 	}
 	return false
 }
+
+// IsKeyframe reports whether an RTP payload of the given codec MIME type
+// starts a keyframe. Clients use it to measure time to first picture.
+func IsKeyframe(mime string, payload []byte) bool {
+	switch {
+	case equalFoldASCII(mime, "video/VP8"):
+		return isVP8Keyframe(payload)
+	case equalFoldASCII(mime, "video/H264"):
+		return isH264Keyframe(payload)
+	}
+	return false
+}

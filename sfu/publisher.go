@@ -28,6 +28,7 @@ func (s *SFU) NewPublisher(cfg PeerConfig, onTrack func(*UpTrack)) (*Publisher, 
 	pub := &Publisher{peer: p, onTrack: onTrack}
 	keyGap := s.cfg.KeyframeInterval
 	p.pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
+		p.log.Debug("track published", "kind", remote.Kind().String(), "ssrc", remote.SSRC(), "codec", remote.Codec().MimeType)
 		id := remote.ID()
 		if id == "" {
 			id = remote.Kind().String() + "-" + strconv.FormatUint(uint64(remote.SSRC()), 10)

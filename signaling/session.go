@@ -186,7 +186,9 @@ func (s *session) handleJoin(env Envelope) bool {
 	s.claims = claims
 	s.peerID = claims.Subject
 	s.log = s.log.With("peer", s.peerID, "meeting", claims.Meeting)
-	sub, err := s.srv.cfg.Media.NewSubscriber(s.peerConfig())
+	subCfg := s.peerConfig()
+	subCfg.OnSignal = s.signalTo(TargetSub)
+	sub, err := s.srv.cfg.Media.NewSubscriber(subCfg)
 	if err != nil {
 		s.log.Error("create subscriber", "err", err)
 		s.sendError(CodeInternal, "cannot create the media connection", env.ID)

@@ -55,6 +55,7 @@ type App struct {
 	ln      net.Listener
 	http    *http.Server
 	handler *web.Handler
+	tls     bool
 	served  chan error
 }
 
@@ -110,6 +111,7 @@ func Start(cfg Config) (*App, error) {
 		}
 		a.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		a.ln = tls.NewListener(ln, a.http.TLSConfig)
+		a.tls = true
 	}
 	go func() { a.served <- a.http.Serve(a.ln) }()
 	h.SetReady(true)
@@ -124,7 +126,7 @@ func Start(cfg Config) (*App, error) {
 // URL is the server's base URL, e.g. http://127.0.0.1:8080.
 func (a *App) URL() string {
 	scheme := "http"
-	if a.http.TLSConfig != nil {
+	if a.tls {
 		scheme = "https"
 	}
 	addr := a.ln.Addr().(*net.TCPAddr)

@@ -1,0 +1,148 @@
+// Package testmedia loops real encoded media (VP8 from libvpx, Opus from
+// libopus, made once with ffmpeg; see testdata/README.md) into pion tracks,
+// so tests and cmd/cau-load publish what a camera and microphone would.
+package testmedia
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
+	"github.com/pion/webrtc/v4/pkg/media/oggreader"
+)
+
+//go:embed testdata/*.ivf testdata/*.ogg
+var files embed.FS
+
+// Clip is a loop of encoded frames.
+type Clip struct {
+	Frames   [][]byte
+	Key      []bool // Key[i]: frame i is a keyframe (always true for audio)
+	Duration time.Duration
+}
+
+// VP8 loads a VP8 clip by name (e.g. "vp8-180p.ivf").
+func VP8(name string) (*Clip, error) {
+	raw, err := files.ReadFile("testdata/" + name)
+	if err != nil {
+		return nil, err
+	}
+	r, hdr, err := ivfreader.NewWith(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	c := &Clip{Duration: time.Second * time.Duration(hdr.TimebaseNumerator) / time.Duration(hdr.TimebaseDenominator)}
+	for {
+		frame, _, err := r.ParseNextFrame()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		c.Frames = append(c.Frames, frame)
+		c.Key = append(c.Key, len(frame) > 0 && frame[0]&0x01 == 0)
+	}
+	if len(c.Frames) == 0 || !c.Key[0] {
+		return nil, fmt.Errorf("%s: no frames or no leading keyframe", name)
+	}
+	return c, nil
+}
+
+// Opus loads an Ogg Opus clip with one 20 ms packet per page.
+func Opus(name string) (*Clip, error) {
+	raw, err := files.ReadFile("testdata/" + name)
+	if err != nil {
+		return nil, err
+	}
+	r, _, err := oggreader.NewWith(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	c := &Clip{Duration: 20 * time.Millisecond}
+	for {
+		page, _, err := r.ParseNextPage()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		if bytes.HasPrefix(page, []byte("OpusHead")) || bytes.HasPrefix(page, []byte("OpusTags")) {
+			continue
+		}
+		c.Frames = append(c.Frames, page)
+		c.Key = append(c.Key, true)
+	}
+	if len(c.Frames) == 0 {
+		return nil, fmt.Errorf("%s: no packets", name)
+	}
+	return c, nil
+}
+
+// Player loops a clip into a track in real time.
+type Player struct {
+	clip  *Clip
+	track *webrtc.TrackLocalStaticSample
+	key   chan struct{}
+}
+
+// NewPlayer prepares a player; call Run to start it.
+func NewPlayer(clip *Clip, track *webrtc.TrackLocalStaticSample) *Player {
+	return &Player{clip: clip, track: track, key: make(chan struct{}, 1)}
+}
+
+// RequestKeyframe makes the next frame sent a keyframe, as an encoder does
+// on a PLI.
+func (p *Player) RequestKeyframe() {
+	select {
+	case p.key <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends frames until ctx ends.
+func (p *Player) Run(ctx context.Context) {
+	t := time.NewTicker(p.clip.Duration)
+	defer t.Stop()
+	i := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-p.key:
+			i = 0 // the clip starts with a keyframe
+		case <-t.C:
+			if err := p.track.WriteSample(media.Sample{Data: p.clip.Frames[i], Duration: p.clip.Duration}); err != nil &&
+				!errors.Is(err, io.ErrClosedPipe) {
+				return
+			}
+			i = (i + 1) % len(p.clip.Frames)
+		}
+	}
+}
+
+// WatchKeyframeRequests reads a sender's RTCP and calls onRequest for every
+// PLI or FIR, until the sender stops.
+func WatchKeyframeRequests(sender *webrtc.RTPSender, onRequest func()) {
+	for {
+		pkts, _, err := sender.ReadRTCP()
+		if err != nil {
+			return
+		}
+		for _, p := range pkts {
+			switch p.(type) {
+			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
+				onRequest()
+			}
+		}
+	}
+}

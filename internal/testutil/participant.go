@@ -1,0 +1,198 @@
+package testutil
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/cau-bridge/cau/internal/app"
+	"github.com/cau-bridge/cau/internal/testmedia"
+	"github.com/cau-bridge/cau/sfu"
+	"github.com/cau-bridge/cau/signaling/client"
+)
+
+// Participant is a pion client that records what it receives and, once
+// Publish is called, sends real VP8 and Opus.
+type Participant struct {
+	*client.Client
+	ID string
+
+	mu       sync.Mutex
+	received map[string]*Received // by "<stream>/<kind>"
+
+	videoPlayer *testmedia.Player
+	KeyRequests atomic.Int64 // PLI/FIR the publisher got from the server
+}
+
+// Received is what one subscribed track delivered.
+type Received struct {
+	mu        sync.Mutex
+	Track     *webrtc.TrackRemote
+	seqs      map[uint16]struct{}
+	first     uint16
+	highest   uint16
+	started   bool
+	Packets   int
+	keyframes []time.Time
+	ended     bool
+}
+
+// Join connects a participant to meeting.
+func Join(t testing.TB, a *app.App, id, meeting string) *Participant {
+	t.Helper()
+	p := &Participant{ID: id, received: map[string]*Received{}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, client.Config{URL: a.WSURL(), Token: Token(t, a, id, meeting), OnTrack: p.onTrack})
+	if err != nil {
+		t.Fatalf("%s: join: %v", id, err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	p.Client = c
+	return p
+}
+
+func (p *Participant) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+	r := &Received{Track: tr, seqs: map[uint16]struct{}{}}
+	p.mu.Lock()
+	p.received[tr.StreamID()+"/"+tr.Kind().String()] = r
+	p.mu.Unlock()
+	go func() {
+		for {
+			pkt, _, err := tr.ReadRTP()
+			if err != nil {
+				r.mu.Lock()
+				r.ended = true
+				r.mu.Unlock()
+				return
+			}
+			r.add(pkt, tr.Kind() == webrtc.RTPCodecTypeVideo)
+		}
+	}()
+}
+
+func (r *Received) add(pkt *rtp.Packet, video bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.started {
+		r.started, r.first, r.highest = true, pkt.SequenceNumber, pkt.SequenceNumber
+	}
+	if _, dup := r.seqs[pkt.SequenceNumber]; dup {
+		return
+	}
+	r.seqs[pkt.SequenceNumber] = struct{}{}
+	r.Packets++
+	if int16(pkt.SequenceNumber-r.highest) > 0 {
+		r.highest = pkt.SequenceNumber
+	}
+	if video && sfu.IsKeyframe(webrtc.MimeTypeVP8, pkt.Payload) {
+		r.keyframes = append(r.keyframes, time.Now())
+	}
+}
+
+// Missing counts sequence numbers between the first and highest received
+// that never arrived (after retransmission).
+func (r *Received) Missing() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.started {
+		return 0
+	}
+	span := int(r.highest-r.first) + 1
+	return span - len(r.seqs)
+}
+
+// Count returns the number of distinct packets received.
+func (r *Received) Count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Packets
+}
+
+// KeyframeAfter reports whether a keyframe arrived after t.
+func (r *Received) KeyframeAfter(t time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, k := range r.keyframes {
+		if k.After(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// Ended reports whether the track's reader saw the end of the track.
+func (r *Received) Ended() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.ended
+}
+
+
+// Track returns what was received from a publisher's track of kind
+// ("audio" or "video"), or nil.
+func (p *Participant) Track(publisher, kind string) *Received {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.received[publisher+"/"+kind]
+}
+
+// Tracks returns how many remote tracks have arrived.
+func (p *Participant) Tracks() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.received)
+}
+
+// Publish sends a VP8 camera and an Opus microphone in a loop until the
+// test ends. The camera answers keyframe requests like an encoder.
+func (p *Participant) Publish(t testing.TB) {
+	t.Helper()
+	vclip, err := testmedia.VP8("vp8-180p.ivf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aclip, err := testmedia.Opus("tone.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	senders, err := p.Client.Publish(video, audio)
+	if err != nil {
+		t.Fatalf("%s: publish: %v", p.ID, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	p.videoPlayer = testmedia.NewPlayer(vclip, video)
+	go testmedia.WatchKeyframeRequests(senders[0], func() {
+		p.KeyRequests.Add(1)
+		p.videoPlayer.RequestKeyframe()
+	})
+	go testmedia.WatchKeyframeRequests(senders[1], func() {})
+	go p.videoPlayer.Run(ctx)
+	go testmedia.NewPlayer(aclip, audio).Run(ctx)
+}
+
+// Eventually polls cond every 50 ms until it holds or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

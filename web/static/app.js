@@ -1,0 +1,445 @@
+// Cầu: minimal meeting page. Protocol: docs/protocol.md.
+'use strict';
+
+(() => {
+  // ---- Locale ----------------------------------------------------------
+
+  const I18N = {
+    vi: {
+      title: 'Cầu — Họp trực tuyến', brand: 'Cầu', tagline: 'Họp trực tuyến',
+      joinTitle: 'Vào phòng họp', name: 'Tên hiển thị', meeting: 'Phòng họp', join: 'Vào họp',
+      leave: 'Rời phòng', micOff: 'Tắt micro', micOn: 'Bật micro', camOff: 'Tắt camera', camOn: 'Bật camera',
+      callLabel: 'Cuộc họp', controls: 'Điều khiển', otherLang: 'English', you: '{name} (bạn)',
+      people: '{n} người trong phòng', needName: 'Vui lòng nhập tên hiển thị và phòng họp.',
+      gettingToken: 'Đang lấy mã tham gia…', connecting: 'Đang kết nối…',
+      joined: 'Đã vào phòng “{meeting}”.', peerJoined: '{name} đã vào phòng.', peerLeft: '{name} đã rời phòng.',
+      noMedia: 'Không dùng được camera/micro ({err}). Bạn vẫn xem và nghe được người khác.',
+      clickAudio: 'Nhấn vào trang để bật âm thanh.', closed: 'Đã ngắt kết nối ({code}{reason}).',
+      left: 'Bạn đã rời phòng.', wsError: 'Lỗi kết nối tới máy chủ.', httpError: 'Lỗi máy chủ: {status}',
+      networkError: 'Không kết nối được tới máy chủ.', mediaError: 'Lỗi kết nối hình/tiếng: {err}',
+      'reason.left': 'đã rời phòng', 'reason.keepalive timeout': 'mất kết nối quá lâu',
+      'reason.server shutting down': 'máy chủ đang tắt', 'reason.client too slow': 'mạng quá chậm',
+      'reason.media connection failed': 'kết nối hình/tiếng bị lỗi',
+      'reason.replaced by a newer session': 'bạn đã vào phòng từ một nơi khác',
+      'reason.rate limit exceeded': 'gửi quá nhiều tin', 'reason.frame too large': 'tin nhắn quá lớn',
+      'reason.unauthorized': 'mã tham gia không hợp lệ', 'reason.token_expired': 'mã tham gia đã hết hạn',
+      'err.unauthorized': 'Mã tham gia không hợp lệ', 'err.token_expired': 'Mã tham gia đã hết hạn',
+      'err.dev_join_disabled': 'Máy chủ không cho tự tạo mã tham gia; hãy xin mã từ cán bộ CNTT',
+      'err.bad_request': 'Yêu cầu không hợp lệ', 'err.rate_limited': 'Gửi quá nhiều tin',
+      'err.internal': 'Lỗi máy chủ', 'err.no_media': 'Không có hình hoặc tiếng để gửi',
+      'err.bad_sdp': 'Mô tả phiên không hợp lệ',
+    },
+    en: {
+      title: 'Cầu — Online meetings', brand: 'Cầu', tagline: 'Online meetings',
+      joinTitle: 'Join a meeting', name: 'Display name', meeting: 'Meeting room', join: 'Join',
+      leave: 'Leave', micOff: 'Mute mic', micOn: 'Unmute mic', camOff: 'Camera off', camOn: 'Camera on',
+      callLabel: 'Meeting', controls: 'Controls', otherLang: 'Tiếng Việt', you: '{name} (you)',
+      people: '{n} in the room', needName: 'Please enter a display name and a meeting room.',
+      gettingToken: 'Getting a meeting token…', connecting: 'Connecting…',
+      joined: 'Joined “{meeting}”.', peerJoined: '{name} joined.', peerLeft: '{name} left.',
+      noMedia: 'Camera/microphone unavailable ({err}). You can still see and hear the others.',
+      clickAudio: 'Click the page to turn on sound.', closed: 'Disconnected ({code}{reason}).',
+      left: 'You left the meeting.', wsError: 'Connection to the server failed.', httpError: 'Server error: {status}',
+      networkError: 'Cannot reach the server.', mediaError: 'Media connection error: {err}',
+    },
+  };
+
+  const params = new URLSearchParams(location.search);
+  let lang = params.get('lang') === 'en' ? 'en' : 'vi';
+
+  // t translates a key, filling {placeholders}; undefined if the current
+  // locale lacks it (English leaves server texts as they are).
+  function t(key, vars = {}) {
+    const s = I18N[lang][key];
+    return s?.replace(/\{(\w+)\}/g, (_, k) => String(vars[k] ?? ''));
+  }
+
+  const $ = (id) => document.getElementById(id);
+  const ui = {
+    form: $('join-form'), fields: $('fields'), name: $('name'), meeting: $('meeting'), joinBtn: $('join-btn'),
+    joinSec: $('join'), call: $('call'), tiles: $('tiles'), selfVideo: $('self-video'), selfName: $('self-name'),
+    mic: $('mic'), cam: $('cam'), leave: $('leave'), status: $('status'), people: $('people'), lang: $('lang'),
+  };
+
+  // ---- State -------------------------------------------------------------
+
+  // Exposed for automated tests.
+  const cau = { pub: null, sub: null, state: 'idle' };
+  window.cau = cau;
+
+  const urlToken = params.get('token');
+  let ws = null;
+  let me = null;                 // "joined" data
+  let localStream = null;
+  let keepalive = null;
+  let leaving = false;
+  let offerChain = Promise.resolve();
+  const names = new Map();       // peer id -> display name
+  const tiles = new Map();       // peer id -> {el, video, label, stream}
+  const remoteQ = { pub: [], sub: [] };   // server candidates waiting for a remote description
+  const localQ = { pub: [], sub: [] };    // our candidates waiting for our description to be sent
+  const descSent = { pub: false, sub: false };
+  let status = { fn: () => '', error: false };
+
+  // ---- Rendering ---------------------------------------------------------
+
+  function setStatus(fn, error = false) {
+    status = { fn, error };
+    ui.status.textContent = fn();
+    ui.status.classList.toggle('error', error);
+  }
+  const say = (key, vars, error) => setStatus(() => t(key, vars), error);
+
+  // showError shows a server error {code, message}, localized when known.
+  function showError(code, message) {
+    setStatus(() => {
+      const label = t('err.' + code);
+      return label ? `${label} (${message})` : `${message} [${code}]`;
+    }, true);
+  }
+
+  function render() {
+    document.documentElement.lang = lang;
+    document.title = t('title');
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    for (const el of document.querySelectorAll('[data-i18n-label]')) el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+    ui.lang.textContent = t('otherLang');
+    ui.lang.lang = lang === 'vi' ? 'en' : 'vi';
+    renderToggle(ui.mic, 'audio', 'micOff', 'micOn');
+    renderToggle(ui.cam, 'video', 'camOff', 'camOn');
+    ui.selfName.textContent = t('you', { name: me?.name || ui.name.value.trim() || '…' });
+    ui.people.textContent = me ? t('people', { n: names.size + 1 }) : '';
+    for (const [id, tile] of tiles) tile.label.textContent = names.get(id) ?? id;
+    ui.status.textContent = status.fn();
+  }
+
+  // renderToggle labels a mute button; aria-pressed=true means "muted".
+  function renderToggle(btn, kind, offKey, onKey) {
+    const track = localStream?.getTracks().find((x) => x.kind === kind);
+    btn.disabled = !track;
+    const muted = track ? !track.enabled : true;
+    btn.setAttribute('aria-pressed', String(muted));
+    btn.textContent = t(muted ? onKey : offKey);
+  }
+
+  ui.lang.addEventListener('click', () => {
+    lang = lang === 'vi' ? 'en' : 'vi';
+    const u = new URL(location.href);
+    if (lang === 'en') u.searchParams.set('lang', 'en'); else u.searchParams.delete('lang');
+    history.replaceState(null, '', u);
+    render();
+  });
+
+  // ---- Remote tiles ------------------------------------------------------
+
+  function tileFor(id) {
+    let tile = tiles.get(id);
+    if (tile) return tile;
+    const el = document.createElement('figure');
+    el.className = 'tile';
+    const video = document.createElement('video');
+    video.autoplay = true;
+    video.playsInline = true;
+    const label = document.createElement('figcaption');
+    label.textContent = names.get(id) ?? id;
+    el.append(video, label);
+    ui.tiles.append(el);
+    tile = { el, video, label, stream: null };
+    tiles.set(id, tile);
+    return tile;
+  }
+
+  function removeTile(id) {
+    const tile = tiles.get(id);
+    if (!tile) return;
+    tile.video.srcObject = null;
+    tile.el.remove();
+    tiles.delete(id);
+  }
+
+  // dropIfEmpty removes a peer's tile once its stream has no live track.
+  function dropIfEmpty(id, stream) {
+    const tile = tiles.get(id);
+    if (tile?.stream === stream && stream.getTracks().every((x) => x.readyState === 'ended')) removeTile(id);
+  }
+
+  function play(video) {
+    video.muted = false;
+    video.play().catch(() => {
+      // Autoplay with sound refused: play muted until the user interacts.
+      video.muted = true;
+      video.play().catch(() => {});
+      say('clickAudio');
+      document.addEventListener('click', () => { video.muted = false; video.play().catch(() => {}); }, { once: true });
+    });
+  }
+
+  function onRemoteTrack(ev) {
+    const stream = ev.streams[0];
+    if (!stream) return;
+    const id = stream.id; // the publishing peer's id
+    const tile = tileFor(id);
+    if (tile.stream !== stream) {
+      tile.stream = stream;
+      tile.video.srcObject = stream;
+      stream.onremovetrack = () => dropIfEmpty(id, stream);
+    }
+    ev.track.addEventListener('ended', () => dropIfEmpty(id, stream));
+    play(tile.video);
+  }
+
+  // ---- Signaling ---------------------------------------------------------
+
+  function send(type, data = {}) {
+    if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ v: 1, type, data }));
+  }
+
+  function sendCandidate(target, c) {
+    if (!c || !c.candidate) return; // null / end-of-candidates
+    if (descSent[target]) send('candidate', { target, candidate: c.toJSON() });
+    else localQ[target].push(c);
+  }
+
+  // descriptionSent marks a description as sent and releases our queued candidates.
+  function descriptionSent(target) {
+    descSent[target] = true;
+    for (const c of localQ[target].splice(0)) send('candidate', { target, candidate: c.toJSON() });
+  }
+
+  async function addRemoteCandidate(target, cand) {
+    const pc = cau[target];
+    if (!pc || !pc.remoteDescription) { remoteQ[target].push(cand); return; }
+    try { await pc.addIceCandidate(cand); } catch (e) { console.warn('addIceCandidate', target, e); }
+  }
+
+  function flushRemote(target) {
+    for (const c of remoteQ[target].splice(0)) addRemoteCandidate(target, c);
+  }
+
+  function newPC(target) {
+    const pc = new RTCPeerConnection();
+    cau[target] = pc;
+    pc.onicecandidate = (e) => sendCandidate(target, e.candidate);
+    pc.onconnectionstatechange = () => console.info(target, pc.connectionState);
+    return pc;
+  }
+
+  // Offers on "sub" are handled strictly one after another.
+  function onSubOffer(sdp) {
+    offerChain = offerChain.then(async () => {
+      const pc = cau.sub;
+      if (!pc || pc.signalingState === 'closed') return;
+      await pc.setRemoteDescription({ type: 'offer', sdp });
+      flushRemote('sub');
+      await pc.setLocalDescription(await pc.createAnswer());
+      send('answer', { target: 'sub', sdp: pc.localDescription.sdp });
+      descriptionSent('sub');
+    }).catch((e) => { if (cau.state !== 'closed') say('mediaError', { err: e.message }, true); });
+  }
+
+  async function onPubAnswer(sdp) {
+    try {
+      await cau.pub.setRemoteDescription({ type: 'answer', sdp });
+      flushRemote('pub');
+    } catch (e) { say('mediaError', { err: e.message }, true); }
+  }
+
+  async function startPublishing() {
+    if (cau.state !== 'joined' || cau.pub || !localStream?.getTracks().length) return;
+    const pc = newPC('pub');
+    for (const track of localStream.getTracks()) {
+      pc.addTransceiver(track, { direction: 'sendonly', streams: [localStream] });
+    }
+    try {
+      await pc.setLocalDescription(await pc.createOffer());
+      send('offer', { target: 'pub', sdp: pc.localDescription.sdp });
+      descriptionSent('pub');
+    } catch (e) { say('mediaError', { err: e.message }, true); }
+  }
+
+  function onMessage(msg) {
+    const d = msg.data ?? {};
+    switch (msg.type) {
+      case 'joined':
+        me = d;
+        for (const p of d.peers ?? []) names.set(p.id, p.name);
+        cau.state = 'joined';
+        say('joined', { meeting: d.meeting });
+        if (d.keepalive_ms > 0) keepalive = setInterval(() => send('ping'), d.keepalive_ms);
+        render();
+        mediaReady.then(startPublishing);
+        break;
+      case 'offer':
+        if (d.target === 'sub') onSubOffer(d.sdp);
+        break;
+      case 'answer':
+        if (d.target === 'pub' && cau.pub) onPubAnswer(d.sdp);
+        break;
+      case 'candidate':
+        if ((d.target === 'pub' || d.target === 'sub') && d.candidate) addRemoteCandidate(d.target, d.candidate);
+        break;
+      case 'peer_joined':
+        names.set(d.id, d.name);
+        say('peerJoined', { name: d.name });
+        render();
+        break;
+      case 'peer_left': {
+        const name = names.get(d.id) ?? d.id;
+        names.delete(d.id);
+        removeTile(d.id);
+        say('peerLeft', { name });
+        render();
+        break;
+      }
+      case 'error':
+        showError(d.code, d.message);
+        break;
+      case 'pong':
+        break;
+      default:
+        console.warn('unknown message', msg);
+    }
+  }
+
+  // ---- Join and leave ----------------------------------------------------
+
+  let mediaReady = Promise.resolve();
+
+  async function getMedia() {
+    const tries = [
+      { audio: true, video: { width: 640, height: 360 } },
+      { audio: true },
+      { video: { width: 640, height: 360 } },
+    ];
+    let lastErr;
+    for (const c of tries) {
+      try { return await navigator.mediaDevices.getUserMedia(c); } catch (e) { lastErr = e; }
+    }
+    say('noMedia', { err: lastErr?.name ?? 'unavailable' }, true);
+    return null;
+  }
+
+  async function fetchToken(name, meeting) {
+    say('gettingToken');
+    let res;
+    try {
+      res = await fetch('/api/v1/dev/token', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name, meeting }),
+      });
+    } catch {
+      say('networkError', {}, true);
+      return null;
+    }
+    const body = await res.json().catch(() => null);
+    if (res.ok && body?.token) return body.token;
+    if (body?.error) showError(body.error.code, body.error.message);
+    else say('httpError', { status: res.status }, true);
+    return null;
+  }
+
+  function join(token) {
+    cau.state = 'joining';
+    leaving = false;
+    me = null;
+    names.clear();
+    for (const q of [remoteQ, localQ]) { q.pub = []; q.sub = []; }
+    descSent.pub = descSent.sub = false;
+    cau.pub = null;
+    offerChain = Promise.resolve();
+    ui.joinSec.hidden = true;
+    ui.call.hidden = false;
+    say('connecting');
+
+    mediaReady = getMedia().then((stream) => {
+      localStream = stream;
+      ui.selfVideo.srcObject = stream;
+      render();
+    });
+
+    // The sub connection exists before "join" so an early offer finds it.
+    newPC('sub').ontrack = onRemoteTrack;
+
+    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
+    const sock = new WebSocket(`${proto}://${location.host}/ws`);
+    ws = sock;
+    // Handlers ignore a socket that a later join has replaced.
+    sock.onopen = () => send('join', { token });
+    sock.onmessage = (e) => {
+      let msg;
+      try { msg = JSON.parse(e.data); } catch { return; }
+      if (ws === sock) onMessage(msg);
+    };
+    sock.onerror = () => { if (ws === sock && !leaving) say('wsError', {}, true); };
+    sock.onclose = (e) => {
+      if (ws !== sock) return;
+      const prev = status.error ? status.fn : null; // keep an error already shown (e.g. the token error)
+      teardown();
+      if (leaving) { say('left'); return; }
+      const reason = () => (e.reason ? ': ' + (t('reason.' + e.reason) ?? e.reason) : '');
+      setStatus(() => (prev ? prev() + ' ' : '') + t('closed', { code: e.code, reason: reason() }), true);
+    };
+    render();
+  }
+
+  function teardown() {
+    cau.state = 'closed';
+    clearInterval(keepalive);
+    keepalive = null;
+    for (const target of ['pub', 'sub']) cau[target]?.close();
+    for (const id of [...tiles.keys()]) removeTile(id);
+    mediaReady.then(() => {
+      localStream?.getTracks().forEach((x) => x.stop());
+      localStream = null;
+      ui.selfVideo.srcObject = null;
+      render();
+    });
+    me = null;
+    names.clear();
+    ui.call.hidden = true;
+    ui.joinSec.hidden = false;
+    render();
+  }
+
+  function leave() {
+    leaving = true;
+    send('leave');
+    ws?.close(1000, 'left');
+  }
+
+  // ---- Controls ----------------------------------------------------------
+
+  function toggle(kind) {
+    for (const track of localStream?.getTracks() ?? []) if (track.kind === kind) track.enabled = !track.enabled;
+    render();
+  }
+  ui.mic.addEventListener('click', () => toggle('audio'));
+  ui.cam.addEventListener('click', () => toggle('video'));
+  ui.leave.addEventListener('click', leave);
+  window.addEventListener('pagehide', () => { if (cau.state === 'joined' || cau.state === 'joining') leave(); });
+
+  ui.form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (cau.state === 'joining' || cau.state === 'joined') return;
+    let token = urlToken;
+    if (!token) {
+      const name = ui.name.value.trim();
+      const meeting = ui.meeting.value.trim();
+      if (!name || !meeting) { say('needName', {}, true); (name ? ui.meeting : ui.name).focus(); return; }
+      ui.joinBtn.disabled = true;
+      token = await fetchToken(name, meeting);
+      ui.joinBtn.disabled = false;
+      if (!token) return;
+    }
+    join(token);
+  });
+
+  // ---- Start -------------------------------------------------------------
+
+  if (params.has('name')) ui.name.value = params.get('name');
+  if (params.has('meeting')) ui.meeting.value = params.get('meeting');
+  ui.fields.hidden = Boolean(urlToken);
+  render();
+  if (params.get('autojoin') === '1') ui.form.requestSubmit();
+  else (urlToken ? ui.joinBtn : ui.name).focus();
+})();

@@ -19,7 +19,7 @@ func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	return len(payload), nil
 }
 
-func benchUpTrack(b *testing.B, subscribers int) (*UpTrack, *countingWriter) {
+func benchUpTrack(b testing.TB, subscribers int) (*UpTrack, *countingWriter) {
 	b.Helper()
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
 	up := newUpTrack("pub", "video", webrtc.RTPCodecTypeVideo, codec, 1111,
@@ -83,4 +83,13 @@ func BenchmarkForward(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/fwd-pkt")
 		})
 	}
+}
+
+func mustUnmarshal(t testing.TB, raw []byte) rtp.Packet {
+	t.Helper()
+	var p rtp.Packet
+	if err := p.Unmarshal(raw); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

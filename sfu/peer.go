@@ -177,4 +177,3 @@ func checkSDP(raw string, needMedia bool) error {
 	}
 	return nil
 }
-

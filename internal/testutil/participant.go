@@ -133,7 +133,6 @@ func (r *Received) Ended() bool {
 	return r.ended
 }
 
-
 // Track returns what was received from a publisher's track of kind
 // ("audio" or "video"), or nil.
 func (p *Participant) Track(publisher, kind string) *Received {

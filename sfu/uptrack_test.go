@@ -51,3 +51,22 @@ func TestForwardSkipsUnboundAndStartsOnKeyframe(t *testing.T) {
 		t.Fatalf("%d down tracks after removal, want 2", got)
 	}
 }
+
+// TestForwardDoesNotAllocate guards the per-packet path: fanning a packet out
+// to 200 subscribers, keyframe detection and rewriting included, must not
+// allocate.
+func TestForwardDoesNotAllocate(t *testing.T) {
+	up, _ := benchUpTrack(t, 200)
+	key := mustUnmarshal(t, vp8Packet(0, 0, true))
+	up.forward(&key, 1200)
+	delta := mustUnmarshal(t, vp8Packet(1, 3000, false))
+	seq := uint16(1)
+	allocs := testing.AllocsPerRun(200, func() {
+		seq++
+		delta.SequenceNumber = seq
+		up.forward(&delta, 1200)
+	})
+	if allocs != 0 {
+		t.Fatalf("forwarding one packet to 200 subscribers made %.1f allocations, want 0", allocs)
+	}
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs every Cầu test, installing first what the tests need (Chromium).
+# Safe to run on a fresh Debian machine with Go; CI runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CAU_CACHE="${CAU_CACHE:-$HOME/.cache/cau}"
+mkdir -p "$CAU_CACHE"
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# Debian's Chromium drives the real-browser tests (through chromedp).
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing chromium (Debian package)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+chromium --version
+
+echo "== go vet"
+go vet ./...
+
+echo "== go test (race detector on)"
+go test -race -count=1 -timeout 20m ./...
+
+echo "== benchmarks"
+go test -run '^$' -bench . -benchmem -benchtime 20000x ./sfu/

@@ -113,12 +113,12 @@
     ui.status.textContent = status.fn();
   }
 
-  // renderToggle labels a mute button; aria-pressed=true means "muted".
+  // renderToggle labels a mute button with the action it performs.
   function renderToggle(btn, kind, offKey, onKey) {
     const track = localStream?.getTracks().find((x) => x.kind === kind);
     btn.disabled = !track;
     const muted = track ? !track.enabled : true;
-    btn.setAttribute('aria-pressed', String(muted));
+    btn.classList.toggle('off', muted);
     btn.textContent = t(muted ? onKey : offKey);
   }
 

@@ -136,6 +136,8 @@ func codeOf(err error) (string, string) {
 		return CodeBadSDP, err.Error()
 	case errors.Is(err, sfu.ErrUnexpectedAnswer):
 		return CodeBadMessage, "no offer is waiting for an answer"
+	case errors.Is(err, sfu.ErrClosed):
+		return CodeBadMessage, "the media connection is closed"
 	case errors.Is(err, sfu.ErrTooManyCands):
 		return CodeBadCandidate, err.Error()
 	}

@@ -24,16 +24,17 @@ func newRoom(name string, log *slog.Logger) *room {
 }
 
 // join adds a session, replacing an older session of the same identity, and
-// returns the replaced one (to be closed by the caller) and the peers already
-// present.
-func (r *room) join(s *session) (replaced *session, others []PeerInfo) {
+// returns the replaced one (to be closed by the caller). welcome is called
+// with the peers already present before anything else can be sent to the
+// newcomer, so "joined" is always its first frame.
+func (r *room) join(s *session, welcome func(others []PeerInfo)) (replaced *session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if old, ok := r.peers[s.peerID]; ok {
 		replaced = old
 		r.removeLocked(old)
 	}
-	others = r.peerInfosLocked(s.peerID)
+	welcome(r.peerInfosLocked(s.peerID))
 	r.peers[s.peerID] = s
 	r.order = append(r.order, s.peerID)
 	for _, p := range r.peers {
@@ -41,7 +42,7 @@ func (r *room) join(s *session) (replaced *session, others []PeerInfo) {
 			p.send(TypePeerJoined, s.info())
 		}
 	}
-	return replaced, others
+	return replaced
 }
 
 // subscribeAll gives a newly joined session every track already published.

@@ -197,15 +197,16 @@ func (s *session) handleJoin(env Envelope) bool {
 	}
 	s.sub = sub
 	s.room = s.srv.roomFor(claims.Meeting)
-	replaced, others := s.room.join(s)
+	replaced := s.room.join(s, func(others []PeerInfo) {
+		s.send(TypeJoined, JoinedData{
+			PeerID: s.peerID, Meeting: claims.Meeting, Name: claims.Name, Role: claims.Role,
+			VideoCodec: s.srv.cfg.VideoCodec, Peers: others,
+			KeepaliveMS: s.srv.cfg.KeepaliveInterval.Milliseconds(),
+		})
+	})
 	if replaced != nil {
 		replaced.closeWith(websocket.ClosePolicyViolation, "replaced by a newer session")
 	}
-	s.send(TypeJoined, JoinedData{
-		PeerID: s.peerID, Meeting: claims.Meeting, Name: claims.Name, Role: claims.Role,
-		VideoCodec: s.srv.cfg.VideoCodec, Peers: others,
-		KeepaliveMS: s.srv.cfg.KeepaliveInterval.Milliseconds(),
-	})
 	s.log.Info("joined")
 	if err := s.room.subscribeAll(s); err != nil {
 		s.log.Warn("subscribe to existing tracks", "err", err)

@@ -2,14 +2,18 @@ package signaling_test
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
 
+	"github.com/cau-bridge/cau/internal/app"
 	"github.com/cau-bridge/cau/internal/testutil"
 	"github.com/cau-bridge/cau/signaling"
+	"github.com/cau-bridge/cau/signaling/client"
 )
 
 // TestRoomFanout: 3 publishers and 10 subscribers in one room, all pion
@@ -56,6 +60,9 @@ func TestRoomFanout(t *testing.T) {
 				r := p.Track(pub.ID, kind)
 				// Let in-flight retransmissions land before judging holes.
 				testutil.Eventually(t, 3*time.Second, "no sequence gap", func() bool { return r.Missing() == 0 })
+				if kind == "video" && !r.StartedOnKeyframe() {
+					t.Errorf("%s: video from %s did not start on a keyframe", p.ID, pub.ID)
+				}
 				if ssrc := r.Track.StreamID(); ssrc != pub.ID {
 					t.Errorf("%s: stream id %q, want the publisher's id %q", p.ID, ssrc, pub.ID)
 				}
@@ -104,4 +111,75 @@ func TestRoomFanout(t *testing.T) {
 		t.Errorf("room has %d peers after one left, want 12", got)
 	}
 	_ = signaling.ProtocolVersion
+}
+
+// TestSharedPortsAndICETCP: every connection, publisher and subscriber, of
+// every participant uses the server's one UDP port, and a participant that
+// can only do TCP gets through on the one ICE-TCP port.
+func TestSharedPortsAndICETCP(t *testing.T) {
+	a := testutil.StartServer(t, nil)
+	tcpAPI, err := client.LoopbackAPI(webrtc.NetworkTypeTCP4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	udpPub := testutil.Join(t, a, "udp-pub", "ports")
+	udpPub.Publish(t)
+	tcpPub := testutil.JoinWith(t, a, "tcp-pub", "ports", tcpAPI)
+	tcpPub.Publish(t)
+	watcher := testutil.Join(t, a, "watcher", "ports")
+	testutil.Eventually(t, 15*time.Second, "media from both publishers", func() bool {
+		u, tc := watcher.Track("udp-pub", "video"), watcher.Track("tcp-pub", "video")
+		return u != nil && tc != nil && u.Count() > 20 && tc.Count() > 20
+	})
+	udpPort := a.SFU.UDPAddr().(*net.UDPAddr).Port
+	tcpPort := a.SFU.TCPAddr().(*net.TCPAddr).Port
+	for _, c := range []struct {
+		name  string
+		pc    *webrtc.PeerConnection
+		port  int
+		proto string
+	}{
+		{"udp-pub publisher", udpPub.Pub(), udpPort, "udp"},
+		{"udp-pub subscriber", udpPub.Sub(), udpPort, "udp"},
+		{"watcher subscriber", watcher.Sub(), udpPort, "udp"},
+		{"tcp-pub publisher", tcpPub.Pub(), tcpPort, "tcp"},
+		{"tcp-pub subscriber", tcpPub.Sub(), tcpPort, "tcp"},
+	} {
+		var port int
+		var proto string
+		testutil.Eventually(t, 10*time.Second, c.name+" to connect", func() bool {
+			port, proto = testutil.RemotePort(c.pc)
+			return port != 0
+		})
+		if port != c.port || proto != c.proto {
+			t.Errorf("%s: server side of the ICE pair is %s port %d, want %s port %d", c.name, proto, port, c.proto, c.port)
+		}
+	}
+}
+
+// TestH264Meeting: a meeting configured for H.264 (room systems that only do
+// H.264) forwards H.264 from a publisher to a subscriber, starting on a
+// keyframe.
+func TestH264Meeting(t *testing.T) {
+	a := testutil.StartServer(t, func(c *app.Config) { c.VideoCodec = webrtc.MimeTypeH264 })
+	pub := testutil.Join(t, a, "room-system", "h264")
+	if pub.Joined.VideoCodec != webrtc.MimeTypeH264 {
+		t.Fatalf("joined says video codec %q", pub.Joined.VideoCodec)
+	}
+	pub.PublishCodec(t, webrtc.MimeTypeH264)
+	sub := testutil.Join(t, a, "viewer", "h264")
+	testutil.Eventually(t, 15*time.Second, "H.264 video", func() bool {
+		r := sub.Track(pub.ID, "video")
+		return r != nil && r.Count() > 30
+	})
+	r := sub.Track(pub.ID, "video")
+	if mime := r.Track.Codec().MimeType; !strings.EqualFold(mime, webrtc.MimeTypeH264) {
+		t.Errorf("subscriber receives %s, want H.264", mime)
+	}
+	if !r.KeyframeAfter(time.Time{}) {
+		t.Error("no H.264 keyframe received")
+	}
+	if r.Missing() != 0 {
+		t.Errorf("%d packets missing", r.Missing())
+	}
 }

@@ -15,11 +15,12 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
+	"github.com/pion/webrtc/v4/pkg/media/h264reader"
 	"github.com/pion/webrtc/v4/pkg/media/ivfreader"
 	"github.com/pion/webrtc/v4/pkg/media/oggreader"
 )
 
-//go:embed testdata/*.ivf testdata/*.ogg
+//go:embed testdata/*.ivf testdata/*.ogg testdata/*.h264
 var files embed.FS
 
 // Clip is a loop of encoded frames.
@@ -50,6 +51,46 @@ func VP8(name string) (*Clip, error) {
 		}
 		c.Frames = append(c.Frames, frame)
 		c.Key = append(c.Key, len(frame) > 0 && frame[0]&0x01 == 0)
+	}
+	if len(c.Frames) == 0 || !c.Key[0] {
+		return nil, fmt.Errorf("%s: no frames or no leading keyframe", name)
+	}
+	return c, nil
+}
+
+// H264 loads an Annex B H.264 clip (constrained baseline, no B-frames) and
+// groups its NAL units into frames that end with a slice.
+func H264(name string, fps int) (*Clip, error) {
+	raw, err := files.ReadFile("testdata/" + name)
+	if err != nil {
+		return nil, err
+	}
+	r, err := h264reader.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", name, err)
+	}
+	c := &Clip{Duration: time.Second / time.Duration(fps)}
+	var frame []byte
+	key := false
+	for {
+		nal, err := r.NextNAL()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		frame = append(frame, 0, 0, 0, 1)
+		frame = append(frame, nal.Data...)
+		switch nal.UnitType {
+		case h264reader.NalUnitTypeCodedSliceIdr:
+			key = true
+			fallthrough
+		case h264reader.NalUnitTypeCodedSliceNonIdr:
+			c.Frames = append(c.Frames, frame)
+			c.Key = append(c.Key, key)
+			frame, key = nil, false
+		}
 	}
 	if len(c.Frames) == 0 || !c.Key[0] {
 		return nil, fmt.Errorf("%s: no frames or no leading keyframe", name)

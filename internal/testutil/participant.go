@@ -39,16 +39,24 @@ type Received struct {
 	started   bool
 	Packets   int
 	keyframes []time.Time
+	firstKey  bool
 	ended     bool
 }
 
-// Join connects a participant to meeting.
+// Join connects a participant to meeting. api may be nil for the default
+// loopback UDP client.
 func Join(t testing.TB, a *app.App, id, meeting string) *Participant {
+	t.Helper()
+	return JoinWith(t, a, id, meeting, nil)
+}
+
+// JoinWith is Join with a chosen pion API (e.g. ICE-TCP only).
+func JoinWith(t testing.TB, a *app.App, id, meeting string, api *webrtc.API) *Participant {
 	t.Helper()
 	p := &Participant{ID: id, received: map[string]*Received{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Config{URL: a.WSURL(), Token: Token(t, a, id, meeting), OnTrack: p.onTrack})
+	c, err := client.Dial(ctx, client.Config{URL: a.WSURL(), Token: Token(t, a, id, meeting), OnTrack: p.onTrack, API: api})
 	if err != nil {
 		t.Fatalf("%s: join: %v", id, err)
 	}
@@ -71,16 +79,17 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 				r.mu.Unlock()
 				return
 			}
-			r.add(pkt, tr.Kind() == webrtc.RTPCodecTypeVideo)
+			r.add(pkt, tr.Codec().MimeType)
 		}
 	}()
 }
 
-func (r *Received) add(pkt *rtp.Packet, video bool) {
+func (r *Received) add(pkt *rtp.Packet, mime string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.started {
 		r.started, r.first, r.highest = true, pkt.SequenceNumber, pkt.SequenceNumber
+		r.firstKey = sfu.IsKeyframe(mime, pkt.Payload)
 	}
 	if _, dup := r.seqs[pkt.SequenceNumber]; dup {
 		return
@@ -90,7 +99,7 @@ func (r *Received) add(pkt *rtp.Packet, video bool) {
 	if int16(pkt.SequenceNumber-r.highest) > 0 {
 		r.highest = pkt.SequenceNumber
 	}
-	if video && sfu.IsKeyframe(webrtc.MimeTypeVP8, pkt.Payload) {
+	if sfu.IsKeyframe(mime, pkt.Payload) {
 		r.keyframes = append(r.keyframes, time.Now())
 	}
 }
@@ -126,6 +135,14 @@ func (r *Received) KeyframeAfter(t time.Time) bool {
 	return false
 }
 
+// StartedOnKeyframe reports whether the first packet received began a
+// keyframe, so the decoder never saw a frame it could not decode.
+func (r *Received) StartedOnKeyframe() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.firstKey
+}
+
 // Ended reports whether the track's reader saw the end of the track.
 func (r *Received) Ended() bool {
 	r.mu.Lock()
@@ -152,7 +169,20 @@ func (p *Participant) Tracks() int {
 // test ends. The camera answers keyframe requests like an encoder.
 func (p *Participant) Publish(t testing.TB) {
 	t.Helper()
-	vclip, err := testmedia.VP8("vp8-180p.ivf")
+	p.PublishCodec(t, webrtc.MimeTypeVP8)
+}
+
+// PublishCodec is Publish with the camera in the given video codec (VP8 or
+// H.264).
+func (p *Participant) PublishCodec(t testing.TB, videoMime string) {
+	t.Helper()
+	var vclip *testmedia.Clip
+	var err error
+	if videoMime == webrtc.MimeTypeH264 {
+		vclip, err = testmedia.H264("h264-180p.h264", 15)
+	} else {
+		vclip, err = testmedia.VP8("vp8-180p.ivf")
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +190,7 @@ func (p *Participant) Publish(t testing.TB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8}, "camera", p.ID)
+	video, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: videoMime}, "camera", p.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,6 +212,19 @@ func (p *Participant) Publish(t testing.TB) {
 	go testmedia.WatchKeyframeRequests(senders[1], func() {})
 	go p.videoPlayer.Run(ctx)
 	go testmedia.NewPlayer(aclip, audio).Run(ctx)
+}
+
+// RemotePort is the server port of the connection's selected ICE pair and
+// its protocol ("udp" or "tcp"), or 0 before ICE has connected.
+func RemotePort(pc *webrtc.PeerConnection) (int, string) {
+	if pc == nil {
+		return 0, ""
+	}
+	pair, err := pc.SCTP().Transport().ICETransport().GetSelectedCandidatePair()
+	if err != nil || pair == nil {
+		return 0, ""
+	}
+	return int(pair.Remote.Port), pair.Remote.Protocol.String()
 }
 
 // Eventually polls cond every 50 ms until it holds or timeout passes.

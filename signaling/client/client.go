@@ -56,8 +56,13 @@ type Client struct {
 }
 
 // LoopbackAPI is a pion API with the default codecs and interceptors that
-// gathers only 127.0.0.1 candidates: tests and load stay on loopback.
-func LoopbackAPI() (*webrtc.API, error) {
+// gathers only 127.0.0.1 candidates: tests and load stay on loopback. The
+// network types default to UDP over IPv4; pass NetworkTypeTCP4 to force
+// ICE-TCP.
+func LoopbackAPI(networks ...webrtc.NetworkType) (*webrtc.API, error) {
+	if len(networks) == 0 {
+		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
+	}
 	me := &webrtc.MediaEngine{}
 	if err := me.RegisterDefaultCodecs(); err != nil {
 		return nil, err
@@ -71,7 +76,7 @@ func LoopbackAPI() (*webrtc.API, error) {
 	se := webrtc.SettingEngine{LoggerFactory: logs}
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetNetworkTypes(networks)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se)), nil

@@ -20,9 +20,10 @@ type rtpWriter interface {
 // binding is what the packet path needs once the subscriber's connection has
 // negotiated the track.
 type binding struct {
-	ssrc uint32
-	pt   uint8
-	w    rtpWriter
+	ssrc  uint32
+	pt    uint8
+	w     rtpWriter
+	ready *atomic.Bool // the subscriber's transport is up
 }
 
 // downTrack is one subscriber's copy of an UpTrack. It implements
@@ -31,6 +32,7 @@ type downTrack struct {
 	src      *UpTrack
 	id       string
 	streamID string
+	ready    *atomic.Bool // shared with the subscriber's connection
 
 	binding atomic.Pointer[binding]
 	packets atomic.Uint64
@@ -39,10 +41,11 @@ type downTrack struct {
 	rw rewriter
 }
 
-func newDownTrack(src *UpTrack) *downTrack {
+func newDownTrack(src *UpTrack, ready *atomic.Bool) *downTrack {
 	video := src.kind == webrtc.RTPCodecTypeVideo
 	return &downTrack{
 		src:      src,
+		ready:    ready,
 		id:       src.peerID + ":" + src.id,
 		streamID: src.peerID,
 		rw:       newRewriter(video, src.codec.ClockRate),
@@ -60,7 +63,7 @@ func (d *downTrack) rewrite(h *rtp.Header, keyframe bool) (uint16, uint32, bool)
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, d.src.codec.MimeType) {
-			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream()})
+			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream(), ready: d.ready})
 			d.src.RequestKeyframe()
 			return c, nil
 		}

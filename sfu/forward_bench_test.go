@@ -2,6 +2,7 @@ package sfu
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,9 +26,11 @@ func benchUpTrack(b testing.TB, subscribers int) (*UpTrack, *countingWriter) {
 	up := newUpTrack("pub", "video", webrtc.RTPCodecTypeVideo, codec, 1111,
 		func([]rtcp.Packet) error { return nil }, time.Second)
 	w := &countingWriter{}
+	ready := &atomic.Bool{}
+	ready.Store(true)
 	for i := 0; i < subscribers; i++ {
-		d := newDownTrack(up)
-		d.binding.Store(&binding{ssrc: uint32(5000 + i), pt: ptVP8, w: w})
+		d := newDownTrack(up, ready)
+		d.binding.Store(&binding{ssrc: uint32(5000 + i), pt: ptVP8, w: w, ready: ready})
 		up.addDown(d)
 	}
 	return up, w

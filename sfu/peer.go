@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
@@ -63,6 +64,11 @@ type peer struct {
 	localCands  []Candidate // gathered before any description went out
 	remoteCands []Candidate // received before the remote description
 	failedOnce  sync.Once
+
+	// connected is true while ICE and DTLS are up: pion silently drops media
+	// written before that, so down tracks wait for it.
+	connected   atomic.Bool
+	onConnected func()
 }
 
 func (s *SFU) newPeer(cfg PeerConfig, role string) (*peer, error) {
@@ -92,6 +98,10 @@ func (s *SFU) newPeer(cfg PeerConfig, role string) (*peer, error) {
 	})
 	pc.OnConnectionStateChange(func(st webrtc.PeerConnectionState) {
 		p.log.Debug("connection state", "state", st.String())
+		p.connected.Store(st == webrtc.PeerConnectionStateConnected)
+		if st == webrtc.PeerConnectionStateConnected && p.onConnected != nil {
+			p.onConnected()
+		}
 		if st == webrtc.PeerConnectionStateFailed {
 			p.failedOnce.Do(func() {
 				if cfg.OnFailed != nil {

@@ -27,7 +27,23 @@ func (s *SFU) NewSubscriber(cfg PeerConfig) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Subscriber{peer: p, downs: map[*UpTrack]subscription{}}, nil
+	sub := &Subscriber{peer: p, downs: map[*UpTrack]subscription{}}
+	// Media written before the transport is up is lost, so video starts
+	// with a fresh keyframe once it is.
+	p.onConnected = sub.requestKeyframes
+	return sub, nil
+}
+
+func (sub *Subscriber) requestKeyframes() {
+	sub.mu.Lock()
+	ups := make([]*UpTrack, 0, len(sub.downs))
+	for up := range sub.downs {
+		ups = append(ups, up)
+	}
+	sub.mu.Unlock()
+	for _, up := range ups {
+		up.RequestKeyframe()
+	}
 }
 
 // Subscribe starts forwarding the given tracks to this client and offers
@@ -48,7 +64,7 @@ func (sub *Subscriber) Subscribe(ups ...*UpTrack) error {
 			continue
 		default:
 		}
-		d := newDownTrack(up)
+		d := newDownTrack(up, &sub.connected)
 		tr, err := sub.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{
 			Direction: webrtc.RTPTransceiverDirectionSendonly,
 		})

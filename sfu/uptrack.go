@@ -30,6 +30,7 @@ type UpTrack struct {
 	minKeyGap  int64
 	lastKeyReq atomic.Int64
 	keyReqs    atomic.Uint64
+	keyPending atomic.Bool // a request is scheduled for the end of the window
 
 	packets atomic.Uint64
 	bytes   atomic.Uint64
@@ -82,16 +83,33 @@ func (u *UpTrack) Stats() (packets, bytes, keyframeRequests uint64) {
 	return u.packets.Load(), u.bytes.Load(), u.keyReqs.Load()
 }
 
-// RequestKeyframe asks the publisher for a keyframe unless one was asked for
-// less than the configured interval ago. It reports whether a request went out.
+// RequestKeyframe asks the publisher for a keyframe. However many
+// subscribers ask, at most one request goes out per interval; a request that
+// falls inside the interval is sent once at its end, so no asker waits for
+// the publisher's next periodic keyframe. It reports whether a request went
+// out now.
 func (u *UpTrack) RequestKeyframe() bool {
 	if u.keyframe == nil {
 		return false
 	}
 	now := time.Now().UnixNano()
 	last := u.lastKeyReq.Load()
-	if now-last < u.minKeyGap || !u.lastKeyReq.CompareAndSwap(last, now) {
+	if wait := u.minKeyGap - (now - last); wait > 0 {
+		if u.keyPending.CompareAndSwap(false, true) {
+			time.AfterFunc(time.Duration(wait), func() {
+				u.keyPending.Store(false)
+				u.RequestKeyframe()
+			})
+		}
 		return false
+	}
+	if !u.lastKeyReq.CompareAndSwap(last, now) {
+		return false
+	}
+	select {
+	case <-u.done:
+		return false
+	default:
 	}
 	u.keyReqs.Add(1)
 	_ = u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: u.ssrc}})
@@ -149,7 +167,7 @@ func (u *UpTrack) forward(pkt *rtp.Packet, size int) {
 	key := u.keyframe != nil && u.keyframe(pkt.Payload)
 	for _, d := range *u.downs.Load() {
 		b := d.binding.Load()
-		if b == nil {
+		if b == nil || !b.ready.Load() {
 			continue
 		}
 		seq, ts, ok := d.rewrite(&pkt.Header, key)

@@ -1,6 +1,8 @@
 package sfu
 
 import (
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -9,22 +11,32 @@ import (
 )
 
 func TestKeyframeRequestsAreThrottledPerPublisher(t *testing.T) {
+	var mu sync.Mutex
 	var sent []rtcp.Packet
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(sent) }
 	up := newUpTrack("pub", "cam", webrtc.RTPCodecTypeVideo,
 		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, 42,
-		func(p []rtcp.Packet) error { sent = append(sent, p...); return nil }, 100*time.Millisecond)
+		func(p []rtcp.Packet) error { mu.Lock(); sent = append(sent, p...); mu.Unlock(); return nil }, 100*time.Millisecond)
 	for i := 0; i < 10; i++ { // ten subscribers asking at once
 		up.RequestKeyframe()
 	}
-	if len(sent) != 1 {
-		t.Fatalf("%d requests reached the publisher, want 1", len(sent))
+	if count() != 1 {
+		t.Fatalf("%d requests reached the publisher, want 1", count())
 	}
-	if pli, ok := sent[0].(*rtcp.PictureLossIndication); !ok || pli.MediaSSRC != 42 {
-		t.Fatalf("sent %#v, want a PLI for SSRC 42", sent[0])
+	mu.Lock()
+	first := sent[0]
+	mu.Unlock()
+	if pli, ok := first.(*rtcp.PictureLossIndication); !ok || pli.MediaSSRC != 42 {
+		t.Fatalf("sent %#v, want a PLI for SSRC 42", first)
+	}
+	// The requests that fell inside the window are served once, at its end.
+	time.Sleep(150 * time.Millisecond)
+	if count() != 2 {
+		t.Fatalf("after the interval the deferred request must go out once; sent %d", count())
 	}
 	time.Sleep(150 * time.Millisecond)
-	if !up.RequestKeyframe() || len(sent) != 2 {
-		t.Fatalf("after the interval a new request must go out; sent %d", len(sent))
+	if count() != 2 {
+		t.Fatalf("deferred request sent more than once; sent %d", count())
 	}
 	audio := newUpTrack("pub", "mic", webrtc.RTPCodecTypeAudio,
 		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000}, 43,
@@ -34,7 +46,7 @@ func TestKeyframeRequestsAreThrottledPerPublisher(t *testing.T) {
 
 func TestForwardSkipsUnboundAndStartsOnKeyframe(t *testing.T) {
 	up, w := benchUpTrack(t, 2)
-	unbound := newDownTrack(up)
+	unbound := newDownTrack(up, &atomic.Bool{})
 	up.addDown(unbound) // negotiated but not bound yet
 	var pkt = mustUnmarshal(t, vp8Packet(1, 0, false))
 	up.forward(&pkt, 100)

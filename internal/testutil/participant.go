@@ -87,19 +87,24 @@ func (p *Participant) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 func (r *Received) add(pkt *rtp.Packet, mime string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	key := sfu.IsKeyframe(mime, pkt.Payload)
 	if !r.started {
 		r.started, r.first, r.highest = true, pkt.SequenceNumber, pkt.SequenceNumber
-		r.firstKey = sfu.IsKeyframe(mime, pkt.Payload)
+		r.firstKey = key
 	}
 	if _, dup := r.seqs[pkt.SequenceNumber]; dup {
 		return
+	}
+	if int16(pkt.SequenceNumber-r.first) < 0 {
+		// A retransmission of a packet older than any seen so far.
+		r.first, r.firstKey = pkt.SequenceNumber, key
 	}
 	r.seqs[pkt.SequenceNumber] = struct{}{}
 	r.Packets++
 	if int16(pkt.SequenceNumber-r.highest) > 0 {
 		r.highest = pkt.SequenceNumber
 	}
-	if sfu.IsKeyframe(mime, pkt.Payload) {
+	if key {
 		r.keyframes = append(r.keyframes, time.Now())
 	}
 }
@@ -135,8 +140,9 @@ func (r *Received) KeyframeAfter(t time.Time) bool {
 	return false
 }
 
-// StartedOnKeyframe reports whether the first packet received began a
-// keyframe, so the decoder never saw a frame it could not decode.
+// StartedOnKeyframe reports whether the stream's first packet (the lowest
+// sequence number, retransmissions included) began a keyframe, so the
+// decoder never had a frame it could not decode.
 func (r *Received) StartedOnKeyframe() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/nack"
 	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 )
@@ -62,6 +63,21 @@ func registerCodecs(me *webrtc.MediaEngine, videoMime string) error {
 	if err := me.RegisterCodec(video, webrtc.RTPCodecTypeVideo); err != nil {
 		return fmt.Errorf("register %s: %w", videoMime, err)
 	}
+	// RTX carries retransmissions on their own SSRC where a client
+	// negotiates it, so they do not disturb loss statistics.
+	rtx := webrtc.RTPCodecParameters{
+		RTPCodecCapability: webrtc.RTPCodecCapability{
+			MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", video.PayloadType),
+		},
+		PayloadType: video.PayloadType + 1,
+	}
+	if err := me.RegisterCodec(rtx, webrtc.RTPCodecTypeVideo); err != nil {
+		return fmt.Errorf("register rtx: %w", err)
+	}
+	// Simulcast needs the MID and RID header extensions.
+	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
+		return fmt.Errorf("register simulcast extensions: %w", err)
+	}
 	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: audioLevelURI},
 		webrtc.RTPCodecTypeAudio); err != nil {
 		return fmt.Errorf("register audio level extension: %w", err)
@@ -73,7 +89,9 @@ func registerCodecs(me *webrtc.MediaEngine, videoMime string) error {
 // receiver reports, TWCC feedback for what we receive, and TWCC sequence
 // numbers on what we send (so subscribers report their downlink).
 func registerInterceptors(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
-	if err := webrtc.ConfigureNack(me, ir); err != nil {
+	// The responder keeps each outgoing stream's last 256 packets: about 2 s
+	// of 720p video, bounded memory for 200 subscribers.
+	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(256)); err != nil {
 		return fmt.Errorf("configure nack: %w", err)
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/interceptor/pkg/cc"
+	"github.com/pion/interceptor/pkg/gcc"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 )
@@ -45,7 +48,9 @@ type SFU struct {
 	tcp     net.Listener
 	udpMux  ice.UDPMux
 	tcpMux  ice.TCPMux
-	apis    map[string]*webrtc.API // by video codec MIME type
+	apis    map[string]*webrtc.API // publishers', by video codec MIME type
+	subAPIs map[string]*webrtc.API // subscribers', with congestion control
+	bwes    sync.Map               // peer connection ID -> cc.BandwidthEstimator
 	closers []func() error
 }
 
@@ -60,7 +65,7 @@ func New(cfg Config) (*SFU, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &SFU{cfg: cfg, log: cfg.Logger, apis: map[string]*webrtc.API{}}
+	s := &SFU{cfg: cfg, log: cfg.Logger, apis: map[string]*webrtc.API{}, subAPIs: map[string]*webrtc.API{}}
 	ip := net.ParseIP(cfg.ListenIP)
 	if cfg.ListenIP != "" && ip == nil {
 		return nil, fmt.Errorf("sfu: listen IP %q is not an IP address", cfg.ListenIP)
@@ -85,22 +90,41 @@ func New(cfg Config) (*SFU, error) {
 		s.closers = append(s.closers, s.tcpMux.Close)
 	}
 	for _, mime := range []string{webrtc.MimeTypeVP8, webrtc.MimeTypeH264} {
-		api, err := s.newAPI(mime, pionLog)
+		api, err := s.newAPI(mime, pionLog, false)
 		if err != nil {
 			s.Close()
 			return nil, err
 		}
 		s.apis[mime] = api
+		if api, err = s.newAPI(mime, pionLog, true); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.subAPIs[mime] = api
 	}
 	return s, nil
 }
 
-func (s *SFU) newAPI(videoMime string, logs logging.LoggerFactory) (*webrtc.API, error) {
+func (s *SFU) newAPI(videoMime string, logs logging.LoggerFactory, subscriber bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
 	if err := registerCodecs(me, videoMime); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
+	if subscriber {
+		// The congestion controller must see packets after the TWCC
+		// sequence number is set, so it goes in first.
+		ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
+			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(2_000_000),
+				gcc.SendSideBWEMinBitrate(100_000), gcc.SendSideBWEMaxBitrate(30_000_000),
+				gcc.SendSideBWEPacer(gcc.NewNoOpPacer()), gcc.WithLoggerFactory(logs))
+		})
+		if err != nil {
+			return nil, err
+		}
+		ccf.OnNewPeerConnection(func(id string, e cc.BandwidthEstimator) { s.bwes.Store(id, e) })
+		ir.Add(ccf)
+	}
 	if err := registerInterceptors(me, ir); err != nil {
 		return nil, err
 	}
@@ -142,11 +166,11 @@ func (s *SFU) Close() error {
 	return errors.Join(errs...)
 }
 
-func (s *SFU) api(videoMime string) (*webrtc.API, error) {
+func (s *SFU) api(apis map[string]*webrtc.API, videoMime string) (*webrtc.API, error) {
 	if videoMime == "" {
 		videoMime = webrtc.MimeTypeVP8
 	}
-	for m, api := range s.apis {
+	for m, api := range apis {
 		if equalFoldASCII(m, videoMime) {
 			return api, nil
 		}

@@ -32,31 +32,90 @@ type downTrack struct {
 	src      *UpTrack
 	id       string
 	streamID string
+	video    bool
 	ready    *atomic.Bool // shared with the subscriber's connection
 
 	binding atomic.Pointer[binding]
 	packets atomic.Uint64
+	bytes   atomic.Uint64
 
-	mu sync.Mutex // guards rw; held for arithmetic only, never across I/O
-	rw rewriter
+	// target is the layer to forward (-1: none), chosen off the packet path
+	// by the subscriber's allocator; it is written under mu and read
+	// anywhere.
+	target atomic.Int32
+
+	mu      sync.Mutex // held for arithmetic only, never across I/O
+	current int        // layer being forwarded, -1 none
+	rw      rewriter
+
+	// Subscription settings, guarded by the subscriber's lock.
+	quality  Quality
+	priority int
 }
 
 func newDownTrack(src *UpTrack, ready *atomic.Bool) *downTrack {
 	video := src.kind == webrtc.RTPCodecTypeVideo
-	return &downTrack{
+	d := &downTrack{
 		src:      src,
-		ready:    ready,
 		id:       src.peerID + ":" + src.id,
 		streamID: src.peerID,
+		video:    video,
+		ready:    ready,
+		current:  -1,
 		rw:       newRewriter(video, src.codec.ClockRate),
+		quality:  QualityHigh,
+	}
+	d.target.Store(0)
+	return d
+}
+
+// admit decides whether a packet of layer l goes to this subscriber and
+// where it lands in the subscriber's stream. A layer switch happens only on
+// a keyframe of the target layer; until then the current layer keeps
+// flowing, so the picture never freezes or breaks.
+func (d *downTrack) admit(l *layer, h *rtp.Header, keyframe bool, vp8 *vp8Desc) (rewritten, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	target := int(d.target.Load())
+	if target < 0 {
+		d.current = -1
+		return rewritten{}, false
+	}
+	if l.idx != d.current {
+		if l.idx != target || (d.video && !keyframe) {
+			return rewritten{}, false
+		}
+		d.current = l.idx
+	}
+	return d.rw.rewrite(h.SSRC, h.SequenceNumber, h.Timestamp, keyframe, vp8)
+}
+
+// setTarget chooses the layer to forward (-1 pauses the track) and asks the
+// publisher for a keyframe of a new target.
+func (d *downTrack) setTarget(t int) {
+	d.mu.Lock()
+	changed := int(d.target.Load()) != t
+	d.target.Store(int32(t))
+	cur := d.current
+	if t < 0 {
+		d.current = -1
+	}
+	d.mu.Unlock()
+	if changed && t >= 0 && t != cur {
+		if l := d.src.layer(t); l != nil {
+			l.requestKeyframe()
+		}
+	}
+	if changed {
+		d.src.dyn.poke()
 	}
 }
 
-func (d *downTrack) rewrite(h *rtp.Header, keyframe bool) (uint16, uint32, bool) {
+// currentLayer is the layer being forwarded, -1 none.
+func (d *downTrack) currentLayer() int {
 	d.mu.Lock()
-	seq, ts, ok := d.rw.rewrite(h.SSRC, h.SequenceNumber, h.Timestamp, keyframe)
-	d.mu.Unlock()
-	return seq, ts, ok
+	defer d.mu.Unlock()
+	return d.current
 }
 
 // Bind implements webrtc.TrackLocal.
@@ -64,12 +123,23 @@ func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameter
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, d.src.codec.MimeType) {
 			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream(), ready: d.ready})
-			d.src.RequestKeyframe()
+			d.requestKeyframe()
 			return c, nil
 		}
 	}
 	return webrtc.RTPCodecParameters{}, fmt.Errorf("sfu: subscriber cannot receive %s: %w",
 		d.src.codec.MimeType, webrtc.ErrUnsupportedCodec)
+}
+
+// requestKeyframe asks for a keyframe of the layer this subscriber needs.
+func (d *downTrack) requestKeyframe() {
+	t := int(d.target.Load())
+	if c := d.currentLayer(); c >= 0 {
+		t = c
+	}
+	if l := d.src.layer(t); l != nil {
+		l.requestKeyframe()
+	}
 }
 
 // Unbind implements webrtc.TrackLocal.
@@ -92,8 +162,9 @@ func (d *downTrack) StreamID() string { return d.streamID }
 func (d *downTrack) Kind() webrtc.RTPCodecType { return d.src.kind }
 
 // readRTCP drains the subscriber's RTCP for this track (which also feeds the
-// interceptors) and passes keyframe requests to the publisher, throttled there.
-func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
+// interceptors), passes keyframe requests to the publisher (throttled there)
+// and hands receiver estimates (REMB) to onREMB.
+func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(bps float32)) {
 	buf := make([]byte, 1500)
 	for {
 		n, _, err := sender.Read(buf)
@@ -105,9 +176,13 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender) {
 			continue
 		}
 		for _, p := range pkts {
-			switch p.(type) {
+			switch p := p.(type) {
 			case *rtcp.PictureLossIndication, *rtcp.FullIntraRequest:
-				d.src.RequestKeyframe()
+				d.requestKeyframe()
+			case *rtcp.ReceiverEstimatedMaximumBitrate:
+				if onREMB != nil {
+					onREMB(p.Bitrate)
+				}
 			}
 		}
 	}

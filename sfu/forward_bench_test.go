@@ -20,11 +20,12 @@ func (w *countingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	return len(payload), nil
 }
 
-func benchUpTrack(b testing.TB, subscribers int) (*UpTrack, *countingWriter) {
+func benchUpTrack(b testing.TB, subscribers int) (*layer, *countingWriter) {
 	b.Helper()
 	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
-	up := newUpTrack("pub", "video", webrtc.RTPCodecTypeVideo, codec, 1111,
+	up := newUpTrack("pub", "video", webrtc.RTPCodecTypeVideo, codec,
 		func([]rtcp.Packet) error { return nil }, time.Second)
+	l := up.addLayer(0, "", 1111)
 	w := &countingWriter{}
 	ready := &atomic.Bool{}
 	ready.Store(true)
@@ -33,7 +34,7 @@ func benchUpTrack(b testing.TB, subscribers int) (*UpTrack, *countingWriter) {
 		d.binding.Store(&binding{ssrc: uint32(5000 + i), pt: ptVP8, w: w, ready: ready})
 		up.addDown(d)
 	}
-	return up, w
+	return l, w
 }
 
 // vp8Packet is a marshalled VP8 RTP packet with a picture ID, audio-level

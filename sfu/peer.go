@@ -69,10 +69,15 @@ type peer struct {
 	// written before that, so down tracks wait for it.
 	connected   atomic.Bool
 	onConnected func()
+	done        chan struct{} // closed by close
 }
 
 func (s *SFU) newPeer(cfg PeerConfig, role string) (*peer, error) {
-	api, err := s.api(cfg.VideoCodec)
+	apis := s.apis
+	if role == "sub" {
+		apis = s.subAPIs
+	}
+	api, err := s.api(apis, cfg.VideoCodec)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +88,7 @@ func (s *SFU) newPeer(cfg PeerConfig, role string) (*peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sfu: new peer connection: %w", err)
 	}
-	p := &peer{pc: pc, cfg: cfg, log: s.log.With("peer", cfg.PeerID, "pc", role)}
+	p := &peer{pc: pc, cfg: cfg, log: s.log.With("peer", cfg.PeerID, "pc", role), done: make(chan struct{})}
 	pc.OnICECandidate(func(c *webrtc.ICECandidate) {
 		if c == nil {
 			return
@@ -171,6 +176,7 @@ func (p *peer) close() error {
 		return nil
 	}
 	p.closed = true
+	close(p.done)
 	p.mu.Unlock()
 	return p.pc.Close()
 }

@@ -12,52 +12,101 @@ import (
 // always makes the offers; the server answers.
 type Publisher struct {
 	*peer
-	onTrack func(*UpTrack)
+	onTrack  func(*UpTrack)
+	onDemand func(LayerDemand)
 
 	tracksMu sync.Mutex
 	tracks   []*UpTrack
+	byRecv   map[*webrtc.RTPReceiver]*UpTrack
 }
 
-// NewPublisher prepares a publisher connection. onTrack is called for each
-// track the client starts sending, before its first packet is forwarded.
-func (s *SFU) NewPublisher(cfg PeerConfig, onTrack func(*UpTrack)) (*Publisher, error) {
+// NewPublisher prepares a publisher connection. onTrack is called once per
+// track the client starts sending (simulcast layers of one track arrive as
+// one UpTrack), before its first packet is forwarded. onDemand, if set, is
+// called when dynacast wants the client to pause or resume layers.
+func (s *SFU) NewPublisher(cfg PeerConfig, onTrack func(*UpTrack), onDemand func(LayerDemand)) (*Publisher, error) {
 	p, err := s.newPeer(cfg, "pub")
 	if err != nil {
 		return nil, err
 	}
-	pub := &Publisher{peer: p, onTrack: onTrack}
-	keyGap := s.cfg.KeyframeInterval
+	pub := &Publisher{peer: p, onTrack: onTrack, onDemand: onDemand, byRecv: map[*webrtc.RTPReceiver]*UpTrack{}}
 	p.pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
-		p.log.Debug("track published", "kind", remote.Kind().String(), "ssrc", remote.SSRC(), "codec", remote.Codec().MimeType)
-		id := remote.ID()
-		if id == "" {
-			id = remote.Kind().String() + "-" + strconv.FormatUint(uint64(remote.SSRC()), 10)
+		p.log.Debug("track published", "kind", remote.Kind().String(), "rid", remote.RID(),
+			"ssrc", remote.SSRC(), "codec", remote.Codec().MimeType)
+		if err := pub.addTrack(remote, recv, s.cfg); err != nil {
+			p.log.Warn("track refused", "err", err)
 		}
-		up := newUpTrack(cfg.PeerID, id, remote.Kind(), remote.Codec().RTPCodecCapability,
-			uint32(remote.SSRC()), p.pc.WriteRTCP, keyGap)
-		go drainRTCP(recv)
-		pub.tracksMu.Lock()
-		pub.tracks = append(pub.tracks, up)
-		pub.tracksMu.Unlock()
-		if pub.onTrack != nil {
-			pub.onTrack(up)
-		}
-		go up.run(func(b []byte) (int, error) {
-			n, _, err := remote.Read(b)
-			return n, err
-		})
 	})
 	return pub, nil
 }
 
-// drainRTCP reads a receiver's RTCP so the interceptors see it.
-func drainRTCP(r *webrtc.RTPReceiver) {
-	buf := make([]byte, 1500)
-	for {
-		if _, _, err := r.Read(buf); err != nil {
-			return
+func (pub *Publisher) addTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver, cfg Config) error {
+	var rids []string
+	for _, t := range recv.Tracks() {
+		if t.RID() != "" {
+			rids = append(rids, t.RID())
 		}
 	}
+	idx, err := layerIndex(remote.RID(), rids)
+	if err != nil {
+		return err
+	}
+	pub.tracksMu.Lock()
+	up, existing := pub.byRecv[recv]
+	if !existing {
+		id := remote.ID()
+		if id == "" || id == "-" {
+			id = remote.Kind().String() + "-" + strconv.FormatUint(uint64(remote.SSRC()), 10)
+		}
+		up = newUpTrack(pub.cfg.PeerID, id, remote.Kind(), remote.Codec().RTPCodecCapability,
+			pub.pc.WriteRTCP, cfg.KeyframeInterval)
+		for _, ext := range recv.GetParameters().HeaderExtensions {
+			if ext.URI == audioLevelURI && remote.Kind() == webrtc.RTPCodecTypeAudio {
+				up.levelExt = uint8(ext.ID)
+			}
+		}
+		if up.kind == webrtc.RTPCodecTypeVideo {
+			up.dyn.kick = make(chan struct{}, 1)
+			if pub.onDemand != nil {
+				up.dyn.notify = func(active [maxLayers]bool) { pub.onDemand(up.demand(active)) }
+			}
+		}
+		pub.byRecv[recv] = up
+		pub.tracks = append(pub.tracks, up)
+	}
+	pub.tracksMu.Unlock()
+	l := up.addLayer(idx, remote.RID(), uint32(remote.SSRC()))
+	if l == nil {
+		return fmt.Errorf("sfu: duplicate layer %q of track %s", remote.RID(), up.id)
+	}
+	rid := remote.RID()
+	go func() {
+		buf := make([]byte, 1500)
+		for {
+			var err error
+			if rid != "" {
+				_, _, err = recv.ReadSimulcastRTCP(rid)
+			} else {
+				_, _, err = recv.Read(buf)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if !existing {
+		if up.dyn.kick != nil {
+			go up.runDynacast()
+		}
+		if pub.onTrack != nil {
+			pub.onTrack(up)
+		}
+	}
+	go l.run(func(b []byte) (int, error) {
+		n, _, err := remote.Read(b)
+		return n, err
+	})
+	return nil
 }
 
 // HandleOffer applies the client's offer and emits the answer through

@@ -27,7 +27,8 @@ func TestRewriterSourceChangeKeepsContinuity(t *testing.T) {
 		{in{2, 5000, 777000, false}, false, 0, 0},      // late packet from before the switch
 	}
 	for i, s := range steps {
-		seq, ts, ok := r.rewrite(s.in.ssrc, s.in.seq, s.in.ts, s.in.key)
+		o, ok := r.rewrite(s.in.ssrc, s.in.seq, s.in.ts, s.in.key, nil)
+		seq, ts := o.seq, o.ts
 		if ok != s.ok || (ok && (seq != s.wantSeq || ts != s.wantTS)) {
 			t.Errorf("step %d %+v: got (%d, %d, %v), want (%d, %d, %v)", i, s.in, seq, ts, ok, s.wantSeq, s.wantTS, s.ok)
 		}
@@ -39,7 +40,8 @@ func TestRewriterWrapsAround(t *testing.T) {
 	prev := uint16(0)
 	for i := 0; i < 200000; i++ {
 		in := uint16(60000 + i)
-		seq, _, ok := r.rewrite(9, in, uint32(i*960), false)
+		o, ok := r.rewrite(9, in, uint32(i*960), false, nil)
+		seq := o.seq
 		if !ok {
 			t.Fatalf("packet %d dropped", i)
 		}
@@ -49,7 +51,7 @@ func TestRewriterWrapsAround(t *testing.T) {
 		prev = seq
 	}
 	// A retransmission a little older than the newest still passes.
-	if _, _, ok := r.rewrite(9, prev+r.seqOff-50, 0, false); !ok {
+	if _, ok := r.rewrite(9, prev+r.seqOff-50, 0, false, nil); !ok {
 		t.Error("a late retransmission was dropped")
 	}
 }

@@ -2,7 +2,10 @@ package sfu
 
 import (
 	"fmt"
+	"sync/atomic"
+	"time"
 
+	"github.com/pion/interceptor/pkg/cc"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -12,12 +15,29 @@ import (
 type Subscriber struct {
 	*peer
 	downs   map[*UpTrack]subscription
-	pending bool // renegotiate once the outstanding offer is answered
+	order   []*UpTrack // subscription order, for stable allocation
+	pending bool       // renegotiate once the outstanding offer is answered
+
+	bwe    cc.BandwidthEstimator // nil without transport-wide CC
+	remb   atomic.Int64          // last REMB, bit/s
+	rembAt atomic.Int64          // when it came, unix ns
+	alloc  allocator             // owned by runAllocator
+	kick   chan struct{}
 }
 
 type subscription struct {
 	down   *downTrack
 	sender *webrtc.RTPSender
+}
+
+// SubscribeOptions are a subscriber's wishes for one track.
+type SubscribeOptions struct {
+	// Quality caps the simulcast layer (video). Default high.
+	Quality Quality
+	// Priority orders video tracks when bandwidth is short: higher first.
+	// Tracks with priority above 0 keep their lowest layer however short
+	// bandwidth is; others may be paused.
+	Priority int
 }
 
 // NewSubscriber prepares a subscriber connection. Nothing is offered until
@@ -27,28 +47,39 @@ func (s *SFU) NewSubscriber(cfg PeerConfig) (*Subscriber, error) {
 	if err != nil {
 		return nil, err
 	}
-	sub := &Subscriber{peer: p, downs: map[*UpTrack]subscription{}}
+	sub := &Subscriber{peer: p, downs: map[*UpTrack]subscription{}, kick: make(chan struct{}, 1)}
+	if v, ok := s.bwes.LoadAndDelete(p.pc.ID()); ok {
+		sub.bwe = v.(cc.BandwidthEstimator)
+	}
+	sub.alloc = newAllocator()
 	// Media written before the transport is up is lost, so video starts
 	// with a fresh keyframe once it is.
 	p.onConnected = sub.requestKeyframes
+	go sub.runAllocator()
 	return sub, nil
 }
 
 func (sub *Subscriber) requestKeyframes() {
 	sub.mu.Lock()
-	ups := make([]*UpTrack, 0, len(sub.downs))
-	for up := range sub.downs {
-		ups = append(ups, up)
+	downs := make([]*downTrack, 0, len(sub.downs))
+	for _, s := range sub.downs {
+		downs = append(downs, s.down)
 	}
 	sub.mu.Unlock()
-	for _, up := range ups {
-		up.RequestKeyframe()
+	for _, d := range downs {
+		d.requestKeyframe()
 	}
 }
 
-// Subscribe starts forwarding the given tracks to this client and offers
-// them. Tracks already subscribed are skipped.
+// Subscribe starts forwarding the given tracks to this client at high
+// quality and priority 0, and offers them. Tracks already subscribed are
+// skipped.
 func (sub *Subscriber) Subscribe(ups ...*UpTrack) error {
+	return sub.SubscribeWith(SubscribeOptions{Quality: QualityHigh}, ups...)
+}
+
+// SubscribeWith is Subscribe with explicit options for video tracks.
+func (sub *Subscriber) SubscribeWith(opts SubscribeOptions, ups ...*UpTrack) error {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	if sub.closed {
@@ -65,19 +96,40 @@ func (sub *Subscriber) Subscribe(ups ...*UpTrack) error {
 		default:
 		}
 		d := newDownTrack(up, &sub.connected)
+		d.quality, d.priority = opts.Quality, opts.Priority
+		if d.video {
+			d.target.Store(-1) // the allocator picks the first layer
+		}
 		tr, err := sub.pc.AddTransceiverFromTrack(d, webrtc.RTPTransceiverInit{
 			Direction: webrtc.RTPTransceiverDirectionSendonly,
 		})
 		if err != nil {
 			return fmt.Errorf("sfu: subscribe to %s: %w", d.id, err)
 		}
-		go d.readRTCP(tr.Sender())
+		go d.readRTCP(tr.Sender(), sub.onREMB)
 		up.addDown(d)
 		sub.downs[up] = subscription{down: d, sender: tr.Sender()}
+		sub.order = append(sub.order, up)
 		added = true
 	}
 	if added {
+		sub.poke()
 		return sub.negotiateLocked()
+	}
+	return nil
+}
+
+// SetVideo changes the quality and priority of a subscribed video track.
+func (sub *Subscriber) SetVideo(up *UpTrack, q Quality, priority int) error {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	s, ok := sub.downs[up]
+	if !ok {
+		return fmt.Errorf("sfu: not subscribed to %s:%s", up.peerID, up.id)
+	}
+	if s.down.quality != q || s.down.priority != priority {
+		s.down.quality, s.down.priority = q, priority
+		sub.poke()
 	}
 	return nil
 }
@@ -97,9 +149,17 @@ func (sub *Subscriber) Unsubscribe(ups ...*UpTrack) error {
 		}
 		up.removeDown(s.down)
 		delete(sub.downs, up)
+		for i, x := range sub.order {
+			if x == up {
+				sub.order = append(sub.order[:i], sub.order[i+1:]...)
+				break
+			}
+		}
 		if err := sub.pc.RemoveTrack(s.sender); err != nil {
 			return fmt.Errorf("sfu: unsubscribe from %s: %w", s.down.id, err)
 		}
+		s.down.target.Store(-1)
+		up.dyn.poke()
 		removed = true
 	}
 	if removed {
@@ -113,6 +173,58 @@ func (sub *Subscriber) Subscribed() int {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
 	return len(sub.downs)
+}
+
+// TrackState is what one subscribed track currently delivers.
+type TrackState struct {
+	PeerID   string
+	TrackID  string // as the client sees it: "<peer>:<track>"
+	Kind     string
+	Quality  Quality
+	Priority int
+	Target   int // layer chosen by the allocator, -1 paused
+	Current  int // layer being forwarded, -1 none
+	Packets  uint64
+	Bytes    uint64
+}
+
+// Tracks describes every subscribed track.
+func (sub *Subscriber) Tracks() []TrackState {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	out := make([]TrackState, 0, len(sub.order))
+	for _, up := range sub.order {
+		d := sub.downs[up].down
+		out = append(out, TrackState{
+			PeerID: up.peerID, TrackID: d.id, Kind: up.Kind(), Quality: d.quality, Priority: d.priority,
+			Target: int(d.target.Load()), Current: d.currentLayer(), Packets: d.packets.Load(), Bytes: d.bytes.Load(),
+		})
+	}
+	return out
+}
+
+// Lookup finds a subscribed track by the ID the client sees.
+func (sub *Subscriber) Lookup(trackID string) *UpTrack {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	for up, s := range sub.downs {
+		if s.down.id == trackID {
+			return up
+		}
+	}
+	return nil
+}
+
+func (sub *Subscriber) onREMB(bps float32) {
+	sub.remb.Store(int64(bps))
+	sub.rembAt.Store(time.Now().UnixNano())
+}
+
+func (sub *Subscriber) poke() {
+	select {
+	case sub.kick <- struct{}{}:
+	default:
+	}
 }
 
 func (sub *Subscriber) negotiateLocked() error {
@@ -161,8 +273,11 @@ func (sub *Subscriber) Close() error {
 	sub.mu.Lock()
 	for up, s := range sub.downs {
 		up.removeDown(s.down)
+		s.down.target.Store(-1)
+		up.dyn.poke()
 	}
 	sub.downs = map[*UpTrack]subscription{}
+	sub.order = nil
 	sub.mu.Unlock()
 	return sub.close()
 }

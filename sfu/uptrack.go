@@ -11,55 +11,111 @@ import (
 	"github.com/pion/webrtc/v4"
 )
 
-// UpTrack is one track a publisher sends to the server. Its reader goroutine
-// fans every packet out to the subscribers' down tracks.
+// UpTrack is one track a publisher sends to the server, with up to three
+// simulcast layers. Each layer has its own reader goroutine that fans its
+// packets out to the subscribers' down tracks.
 type UpTrack struct {
 	id       string
 	peerID   string
 	kind     webrtc.RTPCodecType
 	codec    webrtc.RTPCodecCapability
-	ssrc     uint32
 	keyframe func([]byte) bool // nil for audio
+	vp8      bool
+
+	mu     sync.Mutex
+	layers [maxLayers]*layer
+	rids   []string
 
 	// downs is replaced whole (copy on write) so the packet path reads it
 	// with one atomic load and no lock.
 	downs  atomic.Pointer[[]*downTrack]
 	downMu sync.Mutex
 
-	writeRTCP  func([]rtcp.Packet) error
-	minKeyGap  int64
-	lastKeyReq atomic.Int64
-	keyReqs    atomic.Uint64
-	keyPending atomic.Bool // a request is scheduled for the end of the window
+	writeRTCP func([]rtcp.Packet) error
+	minKeyGap int64
 
-	packets atomic.Uint64
-	bytes   atomic.Uint64
+	// Audio only: the RFC 6464 extension ID and the meter it feeds.
+	levelExt uint8
+	meter    LevelMeter
 
-	// out and extBuf are scratch space owned by the reader goroutine: the
-	// rewritten header handed to each subscriber's writer.
-	out    rtp.Header
-	extBuf [4]rtp.Extension
+	dyn dynacast
 
 	done     chan struct{}
 	doneOnce sync.Once
 }
 
-func newUpTrack(peerID, id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, ssrc uint32,
+// layer is one simulcast encoding (or the only encoding) of an UpTrack.
+type layer struct {
+	up   *UpTrack
+	idx  int
+	rid  string
+	ssrc uint32
+
+	packets atomic.Uint64
+	bytes   atomic.Uint64
+	// bitrate is the measured rate in bit/s, refreshed by sampleBitrates;
+	// nominal remembers the last non-zero one for a paused layer.
+	bitrate atomic.Int64
+	nominal atomic.Int64
+
+	lastKeyReq atomic.Int64
+	keyPending atomic.Bool
+	keyReqs    atomic.Uint64
+
+	// Scratch space owned by the layer's reader goroutine: the rewritten
+	// header and payload handed to each subscriber's writer.
+	out     rtp.Header
+	extBuf  [4]rtp.Extension
+	scratch [1500]byte
+
+	sampledBytes uint64
+	sampledAt    time.Time
+}
+
+// defaultLayerRate is assumed for a layer not measured yet (bit/s).
+var defaultLayerRate = [maxLayers]int64{150_000, 500_000, 1_500_000}
+
+func newUpTrack(peerID, id string, kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability,
 	writeRTCP func([]rtcp.Packet) error, keyGap time.Duration,
 ) *UpTrack {
 	u := &UpTrack{
-		id: id, peerID: peerID, kind: kind, codec: codec, ssrc: ssrc,
+		id: id, peerID: peerID, kind: kind, codec: codec,
 		writeRTCP: writeRTCP, minKeyGap: int64(keyGap), done: make(chan struct{}),
 	}
 	switch {
 	case strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8):
-		u.keyframe = isVP8Keyframe
+		u.keyframe, u.vp8 = isVP8Keyframe, true
 	case strings.EqualFold(codec.MimeType, webrtc.MimeTypeH264):
 		u.keyframe = isH264Keyframe
 	}
 	empty := []*downTrack{}
 	u.downs.Store(&empty)
 	return u
+}
+
+// addLayer registers an encoding; it returns nil if that layer exists.
+func (u *UpTrack) addLayer(idx int, rid string, ssrc uint32) *layer {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if idx < 0 || idx >= maxLayers || u.layers[idx] != nil {
+		return nil
+	}
+	l := &layer{up: u, idx: idx, rid: rid, ssrc: ssrc, sampledAt: time.Now()}
+	l.nominal.Store(defaultLayerRate[idx])
+	u.layers[idx] = l
+	if rid != "" {
+		u.rids = append(u.rids, rid)
+	}
+	return l
+}
+
+func (u *UpTrack) layer(idx int) *layer {
+	if idx < 0 || idx >= maxLayers {
+		return nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.layers[idx]
 }
 
 // ID is the track's identifier, unique within its publisher.
@@ -77,33 +133,81 @@ func (u *UpTrack) Codec() string { return u.codec.MimeType }
 // Done is closed when the publisher stops sending the track.
 func (u *UpTrack) Done() <-chan struct{} { return u.done }
 
-// Stats returns the packets and bytes received so far and the keyframe
-// requests sent to the publisher.
-func (u *UpTrack) Stats() (packets, bytes, keyframeRequests uint64) {
-	return u.packets.Load(), u.bytes.Load(), u.keyReqs.Load()
+// Meter is the audio level meter fed from the track's RFC 6464 extension.
+func (u *UpTrack) Meter() *LevelMeter { return &u.meter }
+
+// LayerInfo describes one simulcast layer.
+type LayerInfo struct {
+	Index   int    // 0 lowest
+	RID     string // "" without simulcast
+	SSRC    uint32
+	Bitrate int64 // measured, bit/s
+	Packets uint64
+	Active  bool // not paused by dynacast
+	KeyReqs uint64
 }
 
-// RequestKeyframe asks the publisher for a keyframe. However many
-// subscribers ask, at most one request goes out per interval; a request that
-// falls inside the interval is sent once at its end, so no asker waits for
-// the publisher's next periodic keyframe. It reports whether a request went
-// out now.
-func (u *UpTrack) RequestKeyframe() bool {
+// Layers describes the track's layers, lowest first.
+func (u *UpTrack) Layers() []LayerInfo {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []LayerInfo
+	paused := u.dyn.paused.Load()
+	for _, l := range u.layers {
+		if l != nil {
+			out = append(out, LayerInfo{Index: l.idx, RID: l.rid, SSRC: l.ssrc, Bitrate: l.bitrate.Load(),
+				Packets: l.packets.Load(), Active: paused&(1<<l.idx) == 0, KeyReqs: l.keyReqs.Load()})
+		}
+	}
+	return out
+}
+
+// Stats returns the packets and bytes received so far over all layers and
+// the keyframe requests sent to the publisher.
+func (u *UpTrack) Stats() (packets, bytes, keyframeRequests uint64) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, l := range u.layers {
+		if l != nil {
+			packets += l.packets.Load()
+			bytes += l.bytes.Load()
+			keyframeRequests += l.keyReqs.Load()
+		}
+	}
+	return
+}
+
+// RequestKeyframe asks for a keyframe on every layer.
+func (u *UpTrack) RequestKeyframe() {
+	for i := 0; i < maxLayers; i++ {
+		if l := u.layer(i); l != nil {
+			l.requestKeyframe()
+		}
+	}
+}
+
+// requestKeyframe asks the publisher for a keyframe on this layer. However
+// many subscribers ask, at most one request goes out per interval; a request
+// that falls inside the interval is sent once at its end, so no asker waits
+// for the publisher's next periodic keyframe. It reports whether a request
+// went out now.
+func (l *layer) requestKeyframe() bool {
+	u := l.up
 	if u.keyframe == nil {
 		return false
 	}
 	now := time.Now().UnixNano()
-	last := u.lastKeyReq.Load()
+	last := l.lastKeyReq.Load()
 	if wait := u.minKeyGap - (now - last); wait > 0 {
-		if u.keyPending.CompareAndSwap(false, true) {
+		if l.keyPending.CompareAndSwap(false, true) {
 			time.AfterFunc(time.Duration(wait), func() {
-				u.keyPending.Store(false)
-				u.RequestKeyframe()
+				l.keyPending.Store(false)
+				l.requestKeyframe()
 			})
 		}
 		return false
 	}
-	if !u.lastKeyReq.CompareAndSwap(last, now) {
+	if !l.lastKeyReq.CompareAndSwap(last, now) {
 		return false
 	}
 	select {
@@ -111,9 +215,31 @@ func (u *UpTrack) RequestKeyframe() bool {
 		return false
 	default:
 	}
-	u.keyReqs.Add(1)
-	_ = u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: u.ssrc}})
+	l.keyReqs.Add(1)
+	_ = u.writeRTCP([]rtcp.Packet{&rtcp.PictureLossIndication{MediaSSRC: l.ssrc}})
 	return true
+}
+
+// sampleBitrates refreshes every layer's measured bitrate.
+func (u *UpTrack) sampleBitrates(now time.Time) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, l := range u.layers {
+		if l == nil {
+			continue
+		}
+		dt := now.Sub(l.sampledAt).Seconds()
+		if dt < 0.2 {
+			continue
+		}
+		b := l.bytes.Load()
+		rate := int64(float64(b-l.sampledBytes) * 8 / dt)
+		l.sampledBytes, l.sampledAt = b, now
+		l.bitrate.Store(rate)
+		if rate > 0 {
+			l.nominal.Store(rate)
+		}
+	}
 }
 
 func (u *UpTrack) addDown(d *downTrack) {
@@ -139,9 +265,9 @@ func (u *UpTrack) removeDown(d *downTrack) {
 	u.downs.Store(&next)
 }
 
-// run reads the publisher's packets until the track ends.
-func (u *UpTrack) run(read func([]byte) (int, error)) {
-	defer u.end()
+// run reads one layer's packets until the track ends.
+func (l *layer) run(read func([]byte) (int, error)) {
+	defer l.up.end()
 	buf := make([]byte, 1500)
 	var pkt rtp.Packet
 	for {
@@ -152,42 +278,65 @@ func (u *UpTrack) run(read func([]byte) (int, error)) {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		u.forward(&pkt, n)
+		l.forward(&pkt, n)
 	}
 }
 
 // forward is the per-packet path: no allocation, no lock but each
-// subscriber's tiny rewriter mutex, no logging.
-func (u *UpTrack) forward(pkt *rtp.Packet, size int) {
-	u.packets.Add(1)
-	u.bytes.Add(uint64(size))
+// subscriber's tiny selection mutex, no logging.
+func (l *layer) forward(pkt *rtp.Packet, size int) {
+	u := l.up
+	l.packets.Add(1)
+	l.bytes.Add(uint64(size))
 	if len(pkt.Payload) == 0 {
 		return // padding-only probe: not worth a subscriber's bandwidth
 	}
+	if u.levelExt != 0 {
+		if ext := pkt.GetExtension(u.levelExt); len(ext) > 0 {
+			u.meter.Observe(ext[0]&0x7f, ext[0]&0x80 != 0)
+		}
+	}
 	key := u.keyframe != nil && u.keyframe(pkt.Payload)
+	var desc *vp8Desc
+	var d8 vp8Desc
+	if u.vp8 {
+		d8 = parseVP8Desc(pkt.Payload)
+		if d8.present {
+			desc = &d8
+		}
+	}
 	for _, d := range *u.downs.Load() {
 		b := d.binding.Load()
 		if b == nil || !b.ready.Load() {
 			continue
 		}
-		seq, ts, ok := d.rewrite(&pkt.Header, key)
+		out, ok := d.admit(l, &pkt.Header, key, desc)
 		if !ok {
 			continue
 		}
-		u.out = pkt.Header
-		u.out.Padding = false
-		u.out.Extension = false
-		u.out.Extensions = u.extBuf[:0]
-		u.out.SSRC = b.ssrc
-		u.out.PayloadType = b.pt
-		u.out.SequenceNumber = seq
-		u.out.Timestamp = ts
-		if _, err := b.w.WriteRTP(&u.out, pkt.Payload); err == nil {
+		payload := pkt.Payload
+		if out.patch {
+			n := copy(l.scratch[:], payload)
+			patchVP8(l.scratch[:n], desc, out.pic, out.tl0)
+			payload = l.scratch[:n]
+		}
+		l.out = pkt.Header
+		l.out.Padding = false
+		l.out.Extension = false
+		l.out.Extensions = l.extBuf[:0]
+		l.out.SSRC = b.ssrc
+		l.out.PayloadType = b.pt
+		l.out.SequenceNumber = out.seq
+		l.out.Timestamp = out.ts
+		if _, err := b.w.WriteRTP(&l.out, payload); err == nil {
 			d.packets.Add(1)
+			d.bytes.Add(uint64(len(payload)))
 		}
 	}
 }
 
+// end marks the track ended once any layer's reader stops: the publisher
+// has removed the track or closed its connection.
 func (u *UpTrack) end() {
 	u.doneOnce.Do(func() { close(u.done) })
 }

@@ -15,8 +15,9 @@ func TestKeyframeRequestsAreThrottledPerPublisher(t *testing.T) {
 	var sent []rtcp.Packet
 	count := func() int { mu.Lock(); defer mu.Unlock(); return len(sent) }
 	up := newUpTrack("pub", "cam", webrtc.RTPCodecTypeVideo,
-		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}, 42,
+		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000},
 		func(p []rtcp.Packet) error { mu.Lock(); sent = append(sent, p...); mu.Unlock(); return nil }, 100*time.Millisecond)
+	up.addLayer(0, "", 42)
 	for i := 0; i < 10; i++ { // ten subscribers asking at once
 		up.RequestKeyframe()
 	}
@@ -39,22 +40,24 @@ func TestKeyframeRequestsAreThrottledPerPublisher(t *testing.T) {
 		t.Fatalf("deferred request sent more than once; sent %d", count())
 	}
 	audio := newUpTrack("pub", "mic", webrtc.RTPCodecTypeAudio,
-		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000}, 43,
+		webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000},
 		func(p []rtcp.Packet) error { t.Fatal("audio never needs a keyframe"); return nil }, 0)
+	audio.addLayer(0, "", 43)
 	audio.RequestKeyframe()
 }
 
 func TestForwardSkipsUnboundAndStartsOnKeyframe(t *testing.T) {
-	up, w := benchUpTrack(t, 2)
+	l, w := benchUpTrack(t, 2)
+	up := l.up
 	unbound := newDownTrack(up, &atomic.Bool{})
 	up.addDown(unbound) // negotiated but not bound yet
 	var pkt = mustUnmarshal(t, vp8Packet(1, 0, false))
-	up.forward(&pkt, 100)
+	l.forward(&pkt, 100)
 	if w.n != 0 {
 		t.Fatalf("a delta frame before any keyframe was forwarded %d times", w.n)
 	}
 	pkt = mustUnmarshal(t, vp8Packet(2, 3000, true))
-	up.forward(&pkt, 100)
+	l.forward(&pkt, 100)
 	if w.n != 2 {
 		t.Fatalf("keyframe forwarded %d times, want 2 (bound subscribers only)", w.n)
 	}

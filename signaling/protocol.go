@@ -20,6 +20,7 @@ const (
 	TypeCandidate = "candidate"
 	TypeLeave     = "leave"
 	TypePing      = "ping"
+	TypeQuality   = "quality"
 )
 
 // Message types, server to client (offer, answer and candidate also flow
@@ -30,6 +31,8 @@ const (
 	TypePeerLeft   = "peer_left"
 	TypePong       = "pong"
 	TypeError      = "error"
+	TypeLayers     = "layers"
+	TypeSpeaker    = "speaker"
 )
 
 // Targets name which of a participant's two peer connections an SDP or
@@ -53,6 +56,7 @@ const (
 	CodeBadSDP             = "bad_sdp"
 	CodeNoMedia            = "no_media"
 	CodeBadCandidate       = "bad_candidate"
+	CodeUnknownTrack       = "unknown_track"
 	CodeRateLimited        = "rate_limited"
 	CodeInternal           = "internal"
 )
@@ -98,6 +102,33 @@ type JoinedData struct {
 	VideoCodec  string     `json:"video_codec"`
 	Peers       []PeerInfo `json:"peers"`
 	KeepaliveMS int64      `json:"keepalive_ms"`
+}
+
+// QualityData is the body of "quality": a subscriber asks for a video
+// track at another quality ("high", "medium", "low" or "off").
+type QualityData struct {
+	Track   string `json:"track"`
+	Quality string `json:"quality"`
+}
+
+// LayersData is the body of "layers": the server asks a publisher to send
+// (true) or pause (false) each simulcast layer of one of its tracks, by RID.
+type LayersData struct {
+	Track  string          `json:"track"`
+	Active map[string]bool `json:"active"`
+}
+
+// SpeakerLevel is one loud publisher in a "speaker" event.
+type SpeakerLevel struct {
+	ID    string `json:"id"`
+	Level int    `json:"level"` // smoothed loudness, 0-127 (127 = 0 dBov)
+}
+
+// SpeakerData is the body of "speaker".
+type SpeakerData struct {
+	Active  string         `json:"active"`
+	Changed bool           `json:"changed"`
+	Levels  []SpeakerLevel `json:"levels"`
 }
 
 // PeerLeftData is the body of "peer_left".

@@ -1,27 +1,46 @@
 package signaling
 
 import (
+	"context"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/cau-bridge/cau/sfu"
 )
 
-// room is a meeting in progress: every peer receives every other peer's
-// tracks. Floor control and large-meeting policy will narrow that.
+// room is a meeting in progress. Its Policy decides who receives which
+// tracks; by default everyone receives everyone.
 type room struct {
-	name string
-	log  *slog.Logger
+	name   string
+	log    *slog.Logger
+	policy Policy
 
-	mu     sync.Mutex
-	peers  map[string]*session
-	order  []string // join order, for stable peer lists
-	tracks []*sfu.UpTrack
+	mu       sync.Mutex
+	peers    map[string]*session
+	order    []string // join order, for stable peer lists
+	tracks   []*sfu.UpTrack
+	speakers []string // recent loudest, loudest first
+	active   string
+
+	detector *sfu.SpeakerDetector
+	stop     context.CancelFunc
 }
 
-func newRoom(name string, log *slog.Logger) *room {
-	return &room{name: name, log: log.With("meeting", name), peers: map[string]*session{}}
+func newRoom(name string, log *slog.Logger, policy Policy) *room {
+	if policy == nil {
+		policy = DefaultPolicy{}
+	}
+	r := &room{name: name, log: log.With("meeting", name), policy: policy, peers: map[string]*session{},
+		detector: sfu.NewSpeakerDetector(sfu.SpeakerConfig{})}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	go r.detector.Run(ctx, r.onSpeakers)
+	return r
 }
+
+// close stops the room's background work.
+func (r *room) close() { r.stop() }
 
 // join adds a session, replacing an older session of the same identity, and
 // returns the replaced one (to be closed by the caller). welcome is called
@@ -45,23 +64,15 @@ func (r *room) join(s *session, welcome func(others []PeerInfo)) (replaced *sess
 	return replaced
 }
 
-// subscribeAll gives a newly joined session every track already published.
-func (r *room) subscribeAll(s *session) error {
+// subscribeAll gives a newly joined session what the policy grants it, and
+// re-applies the policy for everyone when the room crossed a size rule.
+func (r *room) subscribeAll(s *session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.peers[s.peerID] != s {
-		return nil
+		return
 	}
-	var ups []*sfu.UpTrack
-	for _, t := range r.tracks {
-		if t.PeerID() != s.peerID {
-			ups = append(ups, t)
-		}
-	}
-	if len(ups) == 0 {
-		return nil
-	}
-	return s.sub.Subscribe(ups...)
+	r.reconcileLocked(nil)
 }
 
 // leave removes a session if it is still the current one for its identity.
@@ -70,23 +81,19 @@ func (r *room) leave(s *session) {
 	defer r.mu.Unlock()
 	if r.peers[s.peerID] == s {
 		r.removeLocked(s)
+		r.reconcileLocked(nil)
 	}
 }
 
 func (r *room) removeLocked(s *session) {
 	delete(r.peers, s.peerID)
-	for i, id := range r.order {
-		if id == s.peerID {
-			r.order = append(r.order[:i], r.order[i+1:]...)
-			break
-		}
-	}
+	r.order = slices.DeleteFunc(r.order, func(id string) bool { return id == s.peerID })
 	for _, p := range r.peers {
 		p.send(TypePeerLeft, PeerLeftData{ID: s.peerID})
 	}
 }
 
-// publish makes a new track available to every other peer and withdraws it
+// publish makes a new track available under the policy and withdraws it
 // when it ends.
 func (r *room) publish(from *session, up *sfu.UpTrack) {
 	r.mu.Lock()
@@ -95,14 +102,10 @@ func (r *room) publish(from *session, up *sfu.UpTrack) {
 		return
 	}
 	r.tracks = append(r.tracks, up)
-	for _, p := range r.peers {
-		if p == from {
-			continue
-		}
-		if err := p.sub.Subscribe(up); err != nil {
-			r.log.Warn("subscribe failed", "peer", p.peerID, "track", up.ID(), "err", err)
-		}
+	if up.Kind() == "audio" {
+		r.detector.Add(up.PeerID(), up.Meter())
 	}
+	r.reconcileLocked(up)
 	r.mu.Unlock()
 	go func() {
 		<-up.Done()
@@ -113,17 +116,100 @@ func (r *room) publish(from *session, up *sfu.UpTrack) {
 func (r *room) unpublish(up *sfu.UpTrack) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, t := range r.tracks {
-		if t == up {
-			r.tracks = append(r.tracks[:i], r.tracks[i+1:]...)
-			break
-		}
+	r.tracks = slices.DeleteFunc(r.tracks, func(t *sfu.UpTrack) bool { return t == up })
+	if up.Kind() == "audio" {
+		r.detector.Remove(up.PeerID())
 	}
 	for _, p := range r.peers {
 		if err := p.sub.Unsubscribe(up); err != nil {
 			r.log.Debug("unsubscribe failed", "peer", p.peerID, "err", err)
 		}
 	}
+}
+
+// onSpeakers broadcasts speaker changes and re-applies the policy, which
+// may follow the speakers (large rooms forward only their audio).
+func (r *room) onSpeakers(ev sfu.SpeakerEvent) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	// Recent speakers stay until louder ones displace them, so a pause for
+	// breath does not cut anyone off.
+	next := make([]string, 0, len(ev.Levels)+len(r.speakers))
+	for _, l := range ev.Levels {
+		next = append(next, l.ID)
+	}
+	for _, id := range r.speakers {
+		if !slices.Contains(next, id) && r.peers[id] != nil {
+			next = append(next, id)
+		}
+	}
+	if len(next) > 3 {
+		next = next[:3]
+	}
+	changed := !slices.Equal(next, r.speakers) || ev.Active != r.active
+	r.speakers, r.active = next, ev.Active
+	levels := make([]SpeakerLevel, 0, len(ev.Levels))
+	for _, l := range ev.Levels {
+		levels = append(levels, SpeakerLevel{ID: l.ID, Level: int(l.Loudness)})
+	}
+	for _, p := range r.peers {
+		p.send(TypeSpeaker, SpeakerData{Active: ev.Active, Changed: ev.Changed, Levels: levels})
+	}
+	if changed {
+		r.reconcileLocked(nil)
+	}
+}
+
+func (r *room) viewLocked() RoomView {
+	return RoomView{Peers: len(r.peers), Speakers: slices.Clone(r.speakers), Active: r.active}
+}
+
+// reconcileLocked applies the policy: only to one new track when only is
+// set, else to every track and subscriber.
+func (r *room) reconcileLocked(only *sfu.UpTrack) {
+	v := r.viewLocked()
+	for _, p := range r.peers {
+		var add, drop []*sfu.UpTrack
+		for _, t := range r.tracks {
+			if (only != nil && t != only) || t.PeerID() == p.peerID {
+				continue
+			}
+			info := TrackInfo{PeerID: t.PeerID(), TrackID: t.PeerID() + ":" + t.ID(), Kind: t.Kind()}
+			c := r.policy.Select(v, p.peerID, info)
+			if !c.Receive {
+				drop = append(drop, t)
+				continue
+			}
+			q := min(c.Quality, p.requestedQuality(info.TrackID))
+			if t.Kind() == "audio" {
+				add = append(add, t)
+				continue
+			}
+			if err := p.sub.SubscribeWith(sfu.SubscribeOptions{Quality: q, Priority: c.Priority}, t); err != nil {
+				r.log.Warn("subscribe failed", "peer", p.peerID, "track", info.TrackID, "err", err)
+			} else if err := p.sub.SetVideo(t, q, c.Priority); err != nil {
+				r.log.Debug("set video", "err", err)
+			}
+		}
+		if len(add) > 0 {
+			if err := p.sub.Subscribe(add...); err != nil {
+				r.log.Warn("subscribe failed", "peer", p.peerID, "err", err)
+			}
+		}
+		if len(drop) > 0 {
+			if err := p.sub.Unsubscribe(drop...); err != nil {
+				r.log.Debug("unsubscribe failed", "peer", p.peerID, "err", err)
+			}
+		}
+	}
+}
+
+// requestChanged re-applies the policy after a subscriber asked for another
+// quality.
+func (r *room) requestChanged() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reconcileLocked(nil)
 }
 
 func (r *room) empty() bool {

@@ -14,7 +14,7 @@ import (
 
 // Media is what signaling needs from the media plane.
 type Media interface {
-	NewPublisher(cfg sfu.PeerConfig, onTrack func(*sfu.UpTrack)) (*sfu.Publisher, error)
+	NewPublisher(cfg sfu.PeerConfig, onTrack func(*sfu.UpTrack), onDemand func(sfu.LayerDemand)) (*sfu.Publisher, error)
 	NewSubscriber(cfg sfu.PeerConfig) (*sfu.Subscriber, error)
 }
 
@@ -23,6 +23,9 @@ type Config struct {
 	Media  Media
 	Tokens *Tokens
 	Logger *slog.Logger
+	// Policy decides who receives what in every meeting. Default
+	// DefaultPolicy.
+	Policy Policy
 	// VideoCodec is every meeting's video MIME type. Default "video/VP8".
 	VideoCodec string
 	// KeepaliveInterval is how often the server pings a client. Default 10 s.
@@ -115,7 +118,7 @@ func (s *Server) roomFor(name string) *room {
 	defer s.mu.Unlock()
 	r, ok := s.rooms[name]
 	if !ok {
-		r = newRoom(name, s.log)
+		r = newRoom(name, s.log, s.cfg.Policy)
 		s.rooms[name] = r
 	}
 	return r
@@ -127,6 +130,7 @@ func (s *Server) dropRoomIfEmpty(r *room) {
 	defer s.mu.Unlock()
 	if r.empty() && s.rooms[r.name] == r {
 		delete(s.rooms, r.name)
+		r.close()
 	}
 }
 

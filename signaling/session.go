@@ -42,6 +42,9 @@ type session struct {
 
 	pubMu sync.Mutex
 	pub   *sfu.Publisher
+
+	reqMu     sync.Mutex
+	requested map[string]sfu.Quality // video quality asked for, by track ID
 }
 
 func newSession(srv *Server, conn *websocket.Conn) *session {
@@ -126,6 +129,8 @@ func (s *session) handle(raw []byte) bool {
 		err = s.handleAnswer(env)
 	case TypeCandidate:
 		err = s.handleCandidate(env)
+	case TypeQuality:
+		err = s.handleQuality(env)
 	case TypePing:
 		err = decodeData(env, &struct{}{})
 		if err == nil {
@@ -147,7 +152,7 @@ func (s *session) handle(raw []byte) bool {
 
 func knownType(t string) bool {
 	switch t {
-	case TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypePing:
+	case TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypePing, TypeQuality:
 		return true
 	}
 	return false
@@ -208,9 +213,7 @@ func (s *session) handleJoin(env Envelope) bool {
 		replaced.closeWith(websocket.ClosePolicyViolation, "replaced by a newer session")
 	}
 	s.log.Info("joined")
-	if err := s.room.subscribeAll(s); err != nil {
-		s.log.Warn("subscribe to existing tracks", "err", err)
-	}
+	s.room.subscribeAll(s)
 	return false
 }
 
@@ -243,7 +246,8 @@ func (s *session) publisher() (*sfu.Publisher, error) {
 	}
 	cfg := s.peerConfig()
 	cfg.OnSignal = s.signalTo(TargetPub)
-	pub, err := s.srv.cfg.Media.NewPublisher(cfg, func(up *sfu.UpTrack) { s.room.publish(s, up) })
+	pub, err := s.srv.cfg.Media.NewPublisher(cfg, func(up *sfu.UpTrack) { s.room.publish(s, up) },
+		func(d sfu.LayerDemand) { s.send(TypeLayers, LayersData{Track: d.TrackID, Active: d.Active}) })
 	if err != nil {
 		return nil, err
 	}
@@ -264,6 +268,39 @@ func (s *session) handleOffer(env Envelope) error {
 		return err
 	}
 	return pub.HandleOffer(d.SDP)
+}
+
+func (s *session) handleQuality(env Envelope) error {
+	var d QualityData
+	if err := decodeData(env, &d); err != nil {
+		return err
+	}
+	q, err := sfu.ParseQuality(d.Quality)
+	if err != nil {
+		return errf(CodeBadMessage, "%v", err)
+	}
+	if up := s.sub.Lookup(d.Track); up == nil || up.Kind() != "video" {
+		return errf(CodeUnknownTrack, "no subscribed video track %s", quote(d.Track))
+	}
+	s.reqMu.Lock()
+	if s.requested == nil {
+		s.requested = map[string]sfu.Quality{}
+	}
+	s.requested[d.Track] = q
+	s.reqMu.Unlock()
+	s.room.requestChanged()
+	return nil
+}
+
+// requestedQuality is the quality the client asked for a track (default
+// high).
+func (s *session) requestedQuality(trackID string) sfu.Quality {
+	s.reqMu.Lock()
+	defer s.reqMu.Unlock()
+	if q, ok := s.requested[trackID]; ok {
+		return q
+	}
+	return sfu.QualityHigh
 }
 
 func (s *session) handleAnswer(env Envelope) error {

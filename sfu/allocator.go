@@ -23,25 +23,40 @@ const (
 // what the subscriber asked for.
 //
 // An estimate from transport-wide feedback only grows to about 1.5x what is
-// being sent, so a subscriber that dropped to a low layer could never climb
-// back. The allocator therefore probes: when some track is held below its
-// request, it tries a budget 1.5x larger for two seconds. If the estimate
-// does not fall meanwhile, the larger budget becomes a floor kept until the
-// estimate falls (congestion); if it falls, the probe ends at once and the
-// next waits twice as long, up to 8 s. A weak link thus sees at most a short
-// step up every few seconds, never a flood.
+// being sent, so it says little about a link that has not been pushed. The
+// allocator therefore trusts a link that has shown no congestion for a while
+// (10 s, doubling each time renewed trust proved wrong within 10 s, up to
+// 60 s) and gives
+// every track what it asks for. After congestion (the estimate falls by a
+// tenth or more) it goes by the estimate and probes upward: it tries a
+// budget 1.5x larger, or large enough for the next layer, for two seconds.
+// If the estimate holds, the larger budget becomes a floor kept until the
+// next congestion; if it falls, the probe ends at once and the next waits
+// twice as long, up to 8 s. A weak link thus sees short steps, never a
+// flood.
 type allocator struct {
-	lastEst     int64
-	floor       int64
-	probing     bool
-	probeAt     time.Time
-	probeBudget int64
-	probeWait   time.Duration
-	nextProbe   time.Time
+	lastEst        int64
+	lastUsed       int64 // bitrate planned at the previous step
+	floor          int64
+	lastCongestion time.Time
+	quiet          time.Duration // congestion-free time before trusting the link
+	trusting       bool
+	retrust        bool // trust was granted again after congestion
+	trustedSince   time.Time
+	probing        bool
+	probeAt        time.Time
+	probeBudget    int64
+	probeWait      time.Duration
+	nextProbe      time.Time
 }
 
+const (
+	trustQuietMin = 10 * time.Second
+	trustQuietMax = 60 * time.Second
+)
+
 func newAllocator() allocator {
-	return allocator{probeWait: probeWaitMin}
+	return allocator{probeWait: probeWaitMin, quiet: trustQuietMin}
 }
 
 // runAllocator re-plans every allocInterval and whenever subscriptions change.
@@ -152,10 +167,19 @@ func (sub *Subscriber) allocate(now time.Time) {
 
 	a := &sub.alloc
 	est := sub.estimate(now)
-	if a.lastEst > 0 && est < a.lastEst*9/10 {
-		// The estimate fell: congestion. Forget what probes proved, and
-		// end a probe in progress.
+	reserve := int64(audio) * audioReserve
+	if a.lastEst > 0 && est < a.lastEst*9/10 && est < a.lastUsed {
+		// The estimate fell below what is being sent: congestion. (It also
+		// falls when less is sent, which says nothing about the link.) Forget what probes proved, stop
+		// trusting the link, and end a probe in progress.
+		a.lastCongestion = now
 		a.floor = 0
+		if a.trusting {
+			a.trusting = false
+			if a.retrust && now.Sub(a.trustedSince) < trustQuietMin {
+				a.quiet = min(2*a.quiet, trustQuietMax) // trusted too soon
+			}
+		}
 		if a.probing {
 			a.probing = false
 			a.probeWait = min(2*a.probeWait, probeWaitMax)
@@ -163,27 +187,67 @@ func (sub *Subscriber) allocate(now time.Time) {
 		}
 	}
 	a.lastEst = est
-	budget := max(est, a.floor) - int64(audio)*audioReserve
-	if a.probing {
+	if !a.trusting && (a.lastCongestion.IsZero() || now.Sub(a.lastCongestion) >= a.quiet) {
+		a.retrust = !a.lastCongestion.IsZero()
+		a.trusting, a.trustedSince, a.probing = true, now, false
+	}
+	if a.trusting && now.Sub(a.trustedSince) >= 2*trustQuietMin {
+		a.quiet = trustQuietMin // trust held: be quick to trust again
+	}
+	budget := max(est, a.floor) - reserve
+	switch {
+	case a.trusting:
+		budget = 1 << 40
+	case a.probing:
 		if now.Sub(a.probeAt) >= probeHold {
 			a.probing = false
 			_, used := plan(items, a.probeBudget)
-			a.floor = used + int64(audio)*audioReserve
+			a.floor = used + reserve
 			a.probeWait = probeWaitMin
 			a.nextProbe = now.Add(a.probeWait)
+		} else {
+			budget = a.probeBudget
 		}
-		budget = a.probeBudget
 	}
-	limited, _ := plan(items, budget)
-	if limited && !a.probing && !now.Before(a.nextProbe) && est < 1<<40 {
-		a.probing = true
-		a.probeAt = now
-		a.probeBudget = int64(float64(max(budget, 100_000)) * probeGrowth)
-		plan(items, a.probeBudget)
+	limited, used := plan(items, budget)
+	if limited && !a.trusting && !a.probing && !now.Before(a.nextProbe) {
+		probe := max(int64(float64(max(budget, 100_000))*probeGrowth), nextStep(items, used))
+		if l, u := plan(items, probe); u > used || !l {
+			a.probing, a.probeAt, a.probeBudget = true, now, probe
+		} else {
+			plan(items, budget)
+		}
+	}
+	a.lastUsed = reserve
+	for _, it := range items {
+		if it.pick >= 0 {
+			a.lastUsed += it.layers[it.pick]
+		}
 	}
 	for _, it := range items {
+		if int(it.d.target.Load()) != it.pick {
+			sub.log.Debug("layer change", "track", it.d.id, "from", it.d.target.Load(), "to", it.pick,
+				"estimate", est, "floor", a.floor, "trusting", a.trusting, "probing", a.probing)
+		}
 		it.d.setTarget(it.pick)
 	}
+}
+
+// nextStep is the budget that lifts the first held-back track one layer.
+func nextStep(items []planItem, used int64) int64 {
+	for _, it := range items {
+		maxL := it.d.quality.maxLayer()
+		for l := it.pick + 1; l <= maxL && l < maxLayers; l++ {
+			if it.layers[l] != 0 {
+				cur := int64(0)
+				if it.pick >= 0 {
+					cur = it.layers[it.pick]
+				}
+				return used + int64(float64(it.layers[l]-cur)*upHeadroom) + 1
+			}
+		}
+	}
+	return used
 }
 
 // Budget reports the subscriber's current downlink estimate and the floor

@@ -1,6 +1,7 @@
 package sfu
 
 import (
+	"log/slog"
 	"sync/atomic"
 	"time"
 )
@@ -17,6 +18,7 @@ type dynacast struct {
 	kick       chan struct{}
 	lastNeeded [maxLayers]time.Time
 	notify     func(active [maxLayers]bool)
+	log        *slog.Logger
 }
 
 // LayerDemand is sent to a publisher: which of a track's simulcast layers
@@ -100,6 +102,9 @@ func (u *UpTrack) updateDynacast(now time.Time) {
 	}
 	if u.dyn.notify != nil {
 		u.dyn.notify(active)
+	}
+	if u.dyn.log != nil {
+		u.dyn.log.Debug("dynacast", "track", u.id, "active", active)
 	}
 	// A resumed layer starts with whatever the encoder sends first; ask for
 	// a keyframe so its subscribers can switch to it at once.

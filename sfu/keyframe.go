@@ -82,3 +82,38 @@ func IsKeyframe(mime string, payload []byte) bool {
 	}
 	return false
 }
+
+// VP8KeyframeSize returns the picture size a VP8 keyframe's first RTP
+// payload declares (RFC 6386 section 9.1). Clients use it to tell which
+// simulcast layer they receive.
+func VP8KeyframeSize(p []byte) (width, height int, ok bool) {
+	if !isVP8Keyframe(p) {
+		return 0, 0, false
+	}
+	d := parseVP8Desc(p)
+	i := 1
+	switch {
+	case d.tl0Off > 0:
+		i = d.tl0Off + 1
+	case d.picOff > 0 && d.pic15:
+		i = d.picOff + 2
+	case d.picOff > 0:
+		i = d.picOff + 1
+	case p[0]&0x80 != 0:
+		i = 2
+	}
+	if p[0]&0x80 != 0 && p[1]&0x30 != 0 {
+		i++ // TID/KEYIDX byte
+	}
+	f := p[i:]
+	if len(f) < 10 || f[3] != 0x9d || f[4] != 0x01 || f[5] != 0x2a {
+		return 0, 0, false
+	}
+	return int(f[6]) | int(f[7]&0x3f)<<8, int(f[8]) | int(f[9]&0x3f)<<8, true
+}
+
+// VP8PictureID returns the picture ID of a VP8 RTP payload, if it has one.
+func VP8PictureID(p []byte) (uint16, bool) {
+	d := parseVP8Desc(p)
+	return d.picID, d.present && d.picOff > 0
+}

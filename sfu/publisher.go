@@ -67,6 +67,7 @@ func (pub *Publisher) addTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPRecei
 		}
 		if up.kind == webrtc.RTPCodecTypeVideo {
 			up.dyn.kick = make(chan struct{}, 1)
+			up.dyn.log = pub.log
 			if pub.onDemand != nil {
 				up.dyn.notify = func(active [maxLayers]bool) { pub.onDemand(up.demand(active)) }
 			}

@@ -145,6 +145,24 @@ func (s *Server) RoomPeers(name string) []PeerInfo {
 	return r.peerInfos("")
 }
 
+// SubscriberTracks describes what a peer of a meeting receives, layer by
+// layer, for dashboards and tests. It returns nil for an unknown peer.
+func (s *Server) SubscriberTracks(meeting, peerID string) []sfu.TrackState {
+	s.mu.Lock()
+	r := s.rooms[meeting]
+	s.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.mu.Lock()
+	p := r.peers[peerID]
+	r.mu.Unlock()
+	if p == nil {
+		return nil
+	}
+	return p.sub.Tracks()
+}
+
 // Close ends every session, telling clients the server is going away.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()

@@ -10,9 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 	"github.com/pion/webrtc/v4/pkg/media/h264reader"
@@ -131,15 +134,32 @@ func Opus(name string) (*Clip, error) {
 
 // Player loops a clip into a track in real time.
 type Player struct {
-	clip  *Clip
-	track *webrtc.TrackLocalStaticSample
-	key   chan struct{}
+	clip   *Clip
+	track  *webrtc.TrackLocalStaticSample
+	key    chan struct{}
+	paused atomic.Bool
+	sent   atomic.Uint64
 }
 
 // NewPlayer prepares a player; call Run to start it.
 func NewPlayer(clip *Clip, track *webrtc.TrackLocalStaticSample) *Player {
 	return &Player{clip: clip, track: track, key: make(chan struct{}, 1)}
 }
+
+// SetPaused stops (true) or resumes (false) sending, as an encoder does
+// when the SFU pauses a simulcast layer. A resumed player starts with a
+// keyframe.
+func (p *Player) SetPaused(paused bool) {
+	if p.paused.Swap(paused) && !paused {
+		p.RequestKeyframe()
+	}
+}
+
+// Paused reports whether the player is paused.
+func (p *Player) Paused() bool { return p.paused.Load() }
+
+// Sent counts the frames sent.
+func (p *Player) Sent() uint64 { return p.sent.Load() }
 
 // RequestKeyframe makes the next frame sent a keyframe, as an encoder does
 // on a PLI.
@@ -162,20 +182,84 @@ func (p *Player) Run(ctx context.Context) {
 		case <-p.key:
 			i = 0 // the clip starts with a keyframe
 		case <-t.C:
+			if p.paused.Load() {
+				continue
+			}
 			if err := p.track.WriteSample(media.Sample{Data: p.clip.Frames[i], Duration: p.clip.Duration}); err != nil &&
 				!errors.Is(err, io.ErrClosedPipe) {
 				return
 			}
+			p.sent.Add(1)
 			i = (i + 1) % len(p.clip.Frames)
 		}
 	}
 }
 
-// WatchKeyframeRequests reads a sender's RTCP and calls onRequest for every
-// PLI or FIR, until the sender stops.
-func WatchKeyframeRequests(sender *webrtc.RTPSender, onRequest func()) {
+// AudioPlayer loops an Opus clip into an RTP track, marking every packet
+// with the RFC 6464 audio level the caller sets, as a microphone with voice
+// activity detection does.
+type AudioPlayer struct {
+	clip   *Clip
+	track  *webrtc.TrackLocalStaticRTP
+	sender *webrtc.RTPSender
+	level  atomic.Uint32 // 0 loudest .. 127 silent
+}
+
+// NewAudioPlayer prepares a player; sender is the track's RTP sender, whose
+// negotiated parameters give the extension ID.
+func NewAudioPlayer(clip *Clip, track *webrtc.TrackLocalStaticRTP, sender *webrtc.RTPSender) *AudioPlayer {
+	p := &AudioPlayer{clip: clip, track: track, sender: sender}
+	p.level.Store(127)
+	return p
+}
+
+// SetLevel sets the level sent from now on: 0 is 0 dBov (loudest), 127
+// silence.
+func (p *AudioPlayer) SetLevel(level uint8) { p.level.Store(uint32(level & 0x7f)) }
+
+// Run sends 20 ms packets until ctx ends.
+func (p *AudioPlayer) Run(ctx context.Context) {
+	t := time.NewTicker(p.clip.Duration)
+	defer t.Stop()
+	var seq uint16
+	var ts uint32
+	for i := 0; ; i = (i + 1) % len(p.clip.Frames) {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		pkt := &rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, Timestamp: ts, Marker: i == 0},
+			Payload: p.clip.Frames[i]}
+		seq++
+		ts += 960
+		for _, ext := range p.sender.GetParameters().HeaderExtensions {
+			if ext.URI == sdp.AudioLevelURI {
+				lvl := byte(p.level.Load())
+				if lvl < 127 {
+					lvl |= 0x80 // voice activity
+				}
+				_ = pkt.Header.SetExtension(uint8(ext.ID), []byte{lvl})
+			}
+		}
+		if err := p.track.WriteRTP(pkt); err != nil && !errors.Is(err, io.ErrClosedPipe) {
+			return
+		}
+	}
+}
+
+// WatchSimulcastKeyframeRequests is WatchKeyframeRequests for one simulcast
+// layer of a sender.
+func WatchSimulcastKeyframeRequests(sender *webrtc.RTPSender, rid string, onRequest func()) {
+	watch(func() ([]rtcp.Packet, error) {
+		pkts, _, err := sender.ReadSimulcastRTCP(rid)
+		return pkts, err
+	}, onRequest)
+}
+
+func watch(read func() ([]rtcp.Packet, error), onRequest func()) {
 	for {
-		pkts, _, err := sender.ReadRTCP()
+		pkts, err := read()
 		if err != nil {
 			return
 		}
@@ -186,4 +270,13 @@ func WatchKeyframeRequests(sender *webrtc.RTPSender, onRequest func()) {
 			}
 		}
 	}
+}
+
+// WatchKeyframeRequests reads a sender's RTCP and calls onRequest for every
+// PLI or FIR, until the sender stops.
+func WatchKeyframeRequests(sender *webrtc.RTPSender, onRequest func()) {
+	watch(func() ([]rtcp.Packet, error) {
+		pkts, _, err := sender.ReadRTCP()
+		return pkts, err
+	}, onRequest)
 }

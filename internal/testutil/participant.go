@@ -13,6 +13,7 @@ import (
 	"github.com/cau-bridge/cau/internal/app"
 	"github.com/cau-bridge/cau/internal/testmedia"
 	"github.com/cau-bridge/cau/sfu"
+	"github.com/cau-bridge/cau/signaling"
 	"github.com/cau-bridge/cau/signaling/client"
 )
 
@@ -27,6 +28,11 @@ type Participant struct {
 
 	videoPlayer *testmedia.Player
 	KeyRequests atomic.Int64 // PLI/FIR the publisher got from the server
+
+	layersMu sync.Mutex
+	layers   map[string]*testmedia.Player // simulcast players by RID
+	demands  []signaling.LayersData       // dynacast requests received
+	Audio    *testmedia.AudioPlayer       // set by PublishSimulcast
 }
 
 // Received is what one subscribed track delivered.
@@ -41,6 +47,14 @@ type Received struct {
 	keyframes []time.Time
 	firstKey  bool
 	ended     bool
+	width     int // of the last VP8 keyframe
+	sizes     []frameSize
+	pics      map[uint16]uint16 // VP8 picture ID by sequence number
+}
+
+type frameSize struct {
+	at    time.Time
+	width int
 }
 
 // Join connects a participant to meeting. api may be nil for the default
@@ -53,10 +67,11 @@ func Join(t testing.TB, a *app.App, id, meeting string) *Participant {
 // JoinWith is Join with a chosen pion API (e.g. ICE-TCP only).
 func JoinWith(t testing.TB, a *app.App, id, meeting string, api *webrtc.API) *Participant {
 	t.Helper()
-	p := &Participant{ID: id, received: map[string]*Received{}}
+	p := &Participant{ID: id, received: map[string]*Received{}, layers: map[string]*testmedia.Player{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, err := client.Dial(ctx, client.Config{URL: a.WSURL(), Token: Token(t, a, id, meeting), OnTrack: p.onTrack, API: api})
+	c, err := client.Dial(ctx, client.Config{URL: a.WSURL(), Token: Token(t, a, id, meeting),
+		OnTrack: p.onTrack, OnLayers: p.onLayers, API: api})
 	if err != nil {
 		t.Fatalf("%s: join: %v", id, err)
 	}
@@ -66,7 +81,7 @@ func JoinWith(t testing.TB, a *app.App, id, meeting string, api *webrtc.API) *Pa
 }
 
 func (p *Participant) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-	r := &Received{Track: tr, seqs: map[uint16]struct{}{}}
+	r := &Received{Track: tr, seqs: map[uint16]struct{}{}, pics: map[uint16]uint16{}}
 	p.mu.Lock()
 	p.received[tr.StreamID()+"/"+tr.Kind().String()] = r
 	p.mu.Unlock()
@@ -104,8 +119,15 @@ func (r *Received) add(pkt *rtp.Packet, mime string) {
 	if int16(pkt.SequenceNumber-r.highest) > 0 {
 		r.highest = pkt.SequenceNumber
 	}
+	if pic, ok := sfu.VP8PictureID(pkt.Payload); ok {
+		r.pics[pkt.SequenceNumber] = pic
+	}
 	if key {
 		r.keyframes = append(r.keyframes, time.Now())
+		if w, _, ok := sfu.VP8KeyframeSize(pkt.Payload); ok {
+			r.width = w
+			r.sizes = append(r.sizes, frameSize{at: time.Now(), width: w})
+		}
 	}
 }
 
@@ -148,6 +170,50 @@ func (r *Received) StartedOnKeyframe() bool {
 	defer r.mu.Unlock()
 	return r.firstKey
 }
+
+// PictureIDJumps counts places where consecutive packets' VP8 picture IDs
+// differ by anything but 0 or 1: a decoder would see frames missing.
+func (r *Received) PictureIDJumps() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	jumps := 0
+	for seq := r.first; seq != r.highest; seq++ {
+		a, okA := r.pics[seq]
+		b, okB := r.pics[seq+1]
+		if okA && okB {
+			if d := (b - a) & 0x7fff; d > 1 {
+				jumps++
+			}
+		}
+	}
+	return jumps
+}
+
+// Width is the picture width of the last VP8 keyframe received.
+func (r *Received) Width() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.width
+}
+
+// KeyframeSince reports whether a keyframe whose width satisfies ok arrived
+// after t.
+func (r *Received) KeyframeSince(t time.Time, ok func(width int) bool) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sizes {
+		if s.at.After(t) && ok(s.width) {
+			return true
+		}
+	}
+	return false
+}
+
+// WidthIs is a KeyframeSince predicate: exactly w pixels wide.
+func WidthIs(w int) func(int) bool { return func(x int) bool { return x == w } }
+
+// WidthBelow is a KeyframeSince predicate: narrower than w.
+func WidthBelow(w int) func(int) bool { return func(x int) bool { return x > 0 && x < w } }
 
 // Ended reports whether the track's reader saw the end of the track.
 func (r *Received) Ended() bool {
@@ -231,6 +297,78 @@ func RemotePort(pc *webrtc.PeerConnection) (int, string) {
 		return 0, ""
 	}
 	return int(pair.Remote.Port), pair.Remote.Protocol.String()
+}
+
+func (p *Participant) onLayers(d signaling.LayersData) {
+	p.layersMu.Lock()
+	defer p.layersMu.Unlock()
+	p.demands = append(p.demands, d)
+	for rid, on := range d.Active {
+		if pl := p.layers[rid]; pl != nil {
+			pl.SetPaused(!on)
+		}
+	}
+}
+
+// LayerPaused reports whether the simulcast layer rid is paused at this
+// publisher because the server asked.
+func (p *Participant) LayerPaused(rid string) bool {
+	p.layersMu.Lock()
+	defer p.layersMu.Unlock()
+	pl := p.layers[rid]
+	return pl != nil && pl.Paused()
+}
+
+// PublishSimulcast sends a three-layer VP8 camera (RIDs l, m, h: 180p, 360p
+// and 720p, about 150, 500 and 1,500 kbit/s, keyframes every 2 s) and an
+// Opus microphone carrying audio levels (silent until Audio.SetLevel). The
+// layers follow the server's pause and resume requests.
+func (p *Participant) PublishSimulcast(t testing.TB) {
+	t.Helper()
+	var tracks []*webrtc.TrackLocalStaticSample
+	var players []*testmedia.Player
+	for _, rid := range []string{"l", "m", "h"} {
+		clip, err := testmedia.VP8("sim-" + rid + ".ivf")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8},
+			"camera", p.ID, webrtc.WithRTPStreamID(rid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tracks = append(tracks, tr)
+		pl := testmedia.NewPlayer(clip, tr)
+		players = append(players, pl)
+		p.layersMu.Lock()
+		p.layers[rid] = pl
+		p.layersMu.Unlock()
+	}
+	aclip, err := testmedia.Opus("tone.ogg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	audio, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "mic", p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	senders, err := p.Client.PublishSimulcast(tracks, audio)
+	if err != nil {
+		t.Fatalf("%s: publish simulcast: %v", p.ID, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	for i, rid := range []string{"l", "m", "h"} {
+		pl := players[i]
+		go testmedia.WatchSimulcastKeyframeRequests(senders[0], rid, func() {
+			p.KeyRequests.Add(1)
+			pl.RequestKeyframe()
+		})
+		go pl.Run(ctx)
+	}
+	p.Audio = testmedia.NewAudioPlayer(aclip, audio, senders[1])
+	go testmedia.WatchKeyframeRequests(senders[1], func() {})
+	go p.Audio.Run(ctx)
 }
 
 // Eventually polls cond every 50 ms until it holds or timeout passes.

@@ -11,9 +11,10 @@ import (
 	"time"
 
 	"github.com/pion/ice/v4"
-	"github.com/pion/interceptor"
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/cau-bridge/cau/signaling/client"
 )
 
 // DefaultQueueDelay is how much traffic, in time at the configured rate, a
@@ -188,13 +189,9 @@ func (th *Throttle) API(t testing.TB) *webrtc.API {
 	// the peer connections are closed. Closing the mux closes the socket.
 	t.Cleanup(func() { _ = mux.Close() })
 
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatalf("throttle: codecs: %v", err)
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
-		t.Fatalf("throttle: interceptors: %v", err)
+	me, ir, err := client.DefaultMedia()
+	if err != nil {
+		t.Fatalf("throttle: media engine: %v", err)
 	}
 	se := webrtc.SettingEngine{LoggerFactory: logs}
 	se.SetIncludeLoopbackCandidate(true) // else the mux's 127.0.0.1 is skipped

@@ -16,6 +16,7 @@ import (
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/sdp/v3"
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cau-bridge/cau/signaling"
@@ -30,6 +31,9 @@ type Config struct {
 	// OnTrack is called for each track received on the subscriber
 	// connection. The callee must read the track.
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
+	// OnLayers is called when the server asks to pause or resume simulcast
+	// layers of a published track (dynacast).
+	OnLayers func(signaling.LayersData)
 }
 
 // Client is one joined participant.
@@ -63,12 +67,8 @@ func LoopbackAPI(networks ...webrtc.NetworkType) (*webrtc.API, error) {
 	if len(networks) == 0 {
 		networks = []webrtc.NetworkType{webrtc.NetworkTypeUDP4}
 	}
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		return nil, err
-	}
-	ir := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+	me, ir, err := DefaultMedia()
+	if err != nil {
 		return nil, err
 	}
 	logs := logging.NewDefaultLoggerFactory()
@@ -80,6 +80,24 @@ func LoopbackAPI(networks ...webrtc.NetworkType) (*webrtc.API, error) {
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se)), nil
+}
+
+// DefaultMedia is a client's media engine (default codecs, the audio level
+// extension, simulcast extensions) and interceptors (NACK, reports, TWCC).
+func DefaultMedia() (*webrtc.MediaEngine, *interceptor.Registry, error) {
+	me := &webrtc.MediaEngine{}
+	if err := me.RegisterDefaultCodecs(); err != nil {
+		return nil, nil, err
+	}
+	if err := me.RegisterHeaderExtension(webrtc.RTPHeaderExtensionCapability{URI: sdp.AudioLevelURI},
+		webrtc.RTPCodecTypeAudio); err != nil {
+		return nil, nil, err
+	}
+	ir := &interceptor.Registry{}
+	if err := webrtc.RegisterDefaultInterceptors(me, ir); err != nil {
+		return nil, nil, err
+	}
+	return me, ir, nil
 }
 
 // ServerError is an error frame the server sent.
@@ -242,6 +260,49 @@ func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, erro
 	return senders, c.offerPubLocked()
 }
 
+// PublishSimulcast sends one video track as simulcast layers (each track
+// in layers carries its RID, lowest first) plus any other tracks, and
+// returns the video sender followed by the others' senders.
+func (c *Client) PublishSimulcast(layers []*webrtc.TrackLocalStaticSample, others ...webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(layers) == 0 {
+		return nil, errors.New("no simulcast layers")
+	}
+	if c.pub == nil {
+		pc, err := c.newPC(signaling.TargetPub)
+		if err != nil {
+			return nil, err
+		}
+		c.pub = pc
+	}
+	wrapped := make([]*simulcastLayer, len(layers))
+	for i, l := range layers {
+		wrapped[i] = &simulcastLayer{TrackLocalStaticSample: l}
+	}
+	tr, err := c.pub.AddTransceiverFromTrack(wrapped[0], webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range wrapped {
+		l.mid = tr.Mid
+	}
+	for _, l := range wrapped[1:] {
+		if err := tr.Sender().AddEncoding(l); err != nil {
+			return nil, fmt.Errorf("add simulcast layer %s: %w", l.RID(), err)
+		}
+	}
+	senders := []*webrtc.RTPSender{tr.Sender()}
+	for _, t := range others {
+		otr, err := c.pub.AddTransceiverFromTrack(t, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendonly})
+		if err != nil {
+			return nil, err
+		}
+		senders = append(senders, otr.Sender())
+	}
+	return senders, c.offerPubLocked()
+}
+
 // Unpublish stops sending a track and renegotiates.
 func (c *Client) Unpublish(s *webrtc.RTPSender) error {
 	c.mu.Lock()
@@ -335,6 +396,13 @@ func (c *Client) handle(env signaling.Envelope) error {
 			return err
 		}
 		return c.addCandidate(d)
+	}
+	if env.Type == signaling.TypeLayers && c.cfg.OnLayers != nil {
+		var d signaling.LayersData
+		if err := json.Unmarshal(env.Data, &d); err != nil {
+			return err
+		}
+		c.cfg.OnLayers(d)
 	}
 	c.pushEvent(env)
 	return nil

@@ -75,19 +75,22 @@ func newDownTrack(src *UpTrack, ready *atomic.Bool) *downTrack {
 // flowing, so the picture never freezes or breaks.
 func (d *downTrack) admit(l *layer, h *rtp.Header, keyframe bool, vp8 *vp8Desc) (rewritten, bool) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	target := int(d.target.Load())
 	if target < 0 {
 		d.current = -1
+		d.mu.Unlock()
 		return rewritten{}, false
 	}
 	if l.idx != d.current {
 		if l.idx != target || (d.video && !keyframe) {
+			d.mu.Unlock()
 			return rewritten{}, false
 		}
 		d.current = l.idx
 	}
-	return d.rw.rewrite(h.SSRC, h.SequenceNumber, h.Timestamp, keyframe, vp8)
+	out, ok := d.rw.rewrite(h.SSRC, h.SequenceNumber, h.Timestamp, keyframe, vp8)
+	d.mu.Unlock()
+	return out, ok
 }
 
 // setTarget chooses the layer to forward (-1 pauses the track) and asks the

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -84,4 +85,72 @@ func TestForwardDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("forwarding one packet to 200 subscribers made %.1f allocations, want 0", allocs)
 	}
+}
+
+// TestLayerSwitchRewritesWithoutAllocating switches a subscriber from the
+// low to the high layer: the switch waits for a high keyframe, then the
+// subscriber's sequence numbers and VP8 picture IDs continue without a jump,
+// and the rewriting path does not allocate.
+func TestLayerSwitchRewritesWithoutAllocating(t *testing.T) {
+	codec := webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8, ClockRate: 90000}
+	up := newUpTrack("pub", "video", webrtc.RTPCodecTypeVideo, codec, func([]rtcp.Packet) error { return nil }, time.Hour)
+	low, high := up.addLayer(0, "l", 2000), up.addLayer(2, "h", 2002)
+	rec := &recordingWriter{}
+	ready := &atomic.Bool{}
+	ready.Store(true)
+	d := newDownTrack(up, ready)
+	d.binding.Store(&binding{ssrc: 9, pt: ptVP8, w: rec, ready: ready})
+	up.addDown(d)
+	send := func(l *layer, n int, key bool) {
+		p := mustUnmarshal(t, vp8LayerPacket(l.idx, n, key))
+		l.forward(&p, 1200)
+	}
+	send(low, 0, true)
+	send(low, 1, false)
+	d.target.Store(2)
+	send(low, 2, false)  // still low: no high keyframe yet
+	send(high, 5, false) // a high delta frame cannot start the switch
+	send(high, 8, true)  // switch
+	send(high, 9, false)
+	send(low, 3, false) // low is no longer forwarded
+	if len(rec.seqs) != 5 {
+		t.Fatalf("forwarded %d packets, want 5", len(rec.seqs))
+	}
+	for i := 1; i < len(rec.seqs); i++ {
+		if rec.seqs[i] != rec.seqs[i-1]+1 {
+			t.Errorf("sequence jumps from %d to %d", rec.seqs[i-1], rec.seqs[i])
+		}
+		if dp := (rec.pics[i] - rec.pics[i-1]) & 0x7fff; dp > 1 {
+			t.Errorf("picture ID jumps from %d to %d", rec.pics[i-1], rec.pics[i])
+		}
+		if rec.ssrcs[i] != 9 {
+			t.Errorf("SSRC %d, want the subscriber's 9", rec.ssrcs[i])
+		}
+	}
+	d.binding.Store(&binding{ssrc: 9, pt: ptVP8, w: &countingWriter{}, ready: ready})
+	n := 10
+	allocs := testing.AllocsPerRun(100, func() {
+		p := mustUnmarshal(t, vp8LayerPacket(2, n, false))
+		n++
+		high.forward(&p, 1200)
+	})
+	// mustUnmarshal and vp8LayerPacket allocate; forward must add nothing.
+	base := testing.AllocsPerRun(100, func() { _ = mustUnmarshal(t, vp8LayerPacket(2, n, false)) })
+	if allocs > base {
+		t.Errorf("forwarding with rewriting allocates %.1f times per packet", allocs-base)
+	}
+}
+
+type recordingWriter struct {
+	seqs  []uint16
+	pics  []uint16
+	ssrcs []uint32
+}
+
+func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
+	w.seqs = append(w.seqs, h.SequenceNumber)
+	pic, _ := VP8PictureID(payload)
+	w.pics = append(w.pics, pic)
+	w.ssrcs = append(w.ssrcs, h.SSRC)
+	return len(payload), nil
 }

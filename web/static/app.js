@@ -27,7 +27,9 @@
       'err.dev_join_disabled': 'Máy chủ không cho tự tạo mã tham gia; hãy xin mã từ cán bộ CNTT',
       'err.bad_request': 'Yêu cầu không hợp lệ', 'err.rate_limited': 'Gửi quá nhiều tin',
       'err.internal': 'Lỗi máy chủ', 'err.no_media': 'Không có hình hoặc tiếng để gửi',
-      'err.bad_sdp': 'Mô tả phiên không hợp lệ',
+      'err.bad_sdp': 'Mô tả phiên không hợp lệ', 'err.unknown_track': 'Không có luồng hình này',
+      quality: 'Chất lượng hình', 'q.high': 'Cao', 'q.medium': 'Trung bình', 'q.low': 'Thấp', 'q.off': 'Tắt',
+      speaking: '{name} đang nói',
     },
     en: {
       title: 'Cầu — Online meetings', brand: 'Cầu', tagline: 'Online meetings',
@@ -41,11 +43,26 @@
       clickAudio: 'Click the page to turn on sound.', closed: 'Disconnected ({code}{reason}).',
       left: 'You left the meeting.', wsError: 'Connection to the server failed.', httpError: 'Server error: {status}',
       networkError: 'Cannot reach the server.', mediaError: 'Media connection error: {err}',
+      quality: 'Video quality', 'q.high': 'High', 'q.medium': 'Medium', 'q.low': 'Low', 'q.off': 'Off',
+      speaking: '{name} is speaking',
     },
   };
 
   const params = new URLSearchParams(location.search);
   let lang = params.get('lang') === 'en' ? 'en' : 'vi';
+
+  // Video qualities a subscriber may ask for (protocol message "quality").
+  const QUALITIES = ['high', 'medium', 'low', 'off'];
+  // ?quality=low|medium|high: ask that quality for every remote video track.
+  const defaultQuality = QUALITIES.includes(params.get('quality')) ? params.get('quality') : null;
+
+  // Camera simulcast: three layers, lowest first (RIDs l, m, h; docs/protocol.md).
+  const SIMULCAST = [
+    { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
+    { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
+    { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
+  ];
+  const CAMERA = { width: 1280, height: 720 };
 
   // t translates a key, filling {placeholders}; undefined if the current
   // locale lacks it (English leaves server texts as they are).
@@ -59,12 +76,13 @@
     form: $('join-form'), fields: $('fields'), name: $('name'), meeting: $('meeting'), joinBtn: $('join-btn'),
     joinSec: $('join'), call: $('call'), tiles: $('tiles'), selfVideo: $('self-video'), selfName: $('self-name'),
     mic: $('mic'), cam: $('cam'), leave: $('leave'), status: $('status'), people: $('people'), lang: $('lang'),
+    selfTile: $('self-tile'),
   };
 
   // ---- State -------------------------------------------------------------
 
   // Exposed for automated tests.
-  const cau = { pub: null, sub: null, state: 'idle' };
+  const cau = { pub: null, sub: null, state: 'idle', speaker: null }; // speaker: last "speaker" data
   window.cau = cau;
 
   const urlToken = params.get('token');
@@ -75,7 +93,9 @@
   let leaving = false;
   let offerChain = Promise.resolve();
   const names = new Map();       // peer id -> display name
-  const tiles = new Map();       // peer id -> {el, video, label, stream}
+  const tiles = new Map();       // peer id -> {el, video, label, select, stream, quality, videoTracks}
+  let activeSpeaker = '';        // from "speaker" events; '' when nobody speaks
+  const layerChain = new Map();  // our track id -> promise chain of setParameters calls
   const remoteQ = { pub: [], sub: [] };   // server candidates waiting for a remote description
   const localQ = { pub: [], sub: [] };    // our candidates waiting for our description to be sent
   const descSent = { pub: false, sub: false };
@@ -109,7 +129,8 @@
     renderToggle(ui.cam, 'video', 'camOff', 'camOn');
     ui.selfName.textContent = t('you', { name: me?.name || ui.name.value.trim() || '…' });
     ui.people.textContent = me ? t('people', { n: names.size + 1 }) : '';
-    for (const [id, tile] of tiles) tile.label.textContent = names.get(id) ?? id;
+    for (const [id, tile] of tiles) renderTile(id, tile);
+    ui.selfTile.classList.toggle('speaking', Boolean(me) && activeSpeaker === me.peer_id);
     ui.status.textContent = status.fn();
   }
 
@@ -141,18 +162,48 @@
     video.autoplay = true;
     video.playsInline = true;
     const label = document.createElement('figcaption');
-    label.textContent = names.get(id) ?? id;
-    el.append(video, label);
+    // Quality selector: hidden until the peer sends video.
+    const select = document.createElement('select');
+    select.className = 'quality';
+    select.hidden = true;
+    for (const q of QUALITIES) {
+      const opt = document.createElement('option');
+      opt.value = q;
+      select.append(opt);
+    }
+    el.append(video, label, select);
     ui.tiles.append(el);
-    tile = { el, video, label, stream: null };
+    tile = { el, video, label, select, stream: null, quality: defaultQuality, videoTracks: new Set() };
+    select.value = tile.quality ?? 'high';
+    select.addEventListener('change', () => {
+      tile.quality = select.value;
+      for (const track of tile.videoTracks) sendQuality(track, tile.quality);
+    });
     tiles.set(id, tile);
+    renderTile(id, tile);
     return tile;
+  }
+
+  function renderTile(id, tile) {
+    const name = names.get(id) ?? id;
+    tile.label.textContent = name;
+    tile.select.title = t('quality');
+    tile.select.setAttribute('aria-label', `${t('quality')}: ${name}`);
+    for (const opt of tile.select.options) opt.textContent = t('q.' + opt.value);
+    tile.el.classList.toggle('speaking', id === activeSpeaker);
+  }
+
+  // sendQuality asks the server for one of our received video tracks at q.
+  // The track id is the one the server gave it ("<peer>:<track>").
+  function sendQuality(track, q) {
+    if (track.readyState !== 'ended') send('quality', { track: track.id, quality: q });
   }
 
   function removeTile(id) {
     const tile = tiles.get(id);
     if (!tile) return;
     tile.video.srcObject = null;
+    tile.videoTracks.clear();
     tile.el.remove();
     tiles.delete(id);
   }
@@ -182,9 +233,21 @@
     if (tile.stream !== stream) {
       tile.stream = stream;
       tile.video.srcObject = stream;
-      stream.onremovetrack = () => dropIfEmpty(id, stream);
+      stream.onremovetrack = (e) => {
+        if (tile.videoTracks.delete(e.track)) tile.select.hidden = tile.videoTracks.size === 0;
+        dropIfEmpty(id, stream);
+      };
     }
-    ev.track.addEventListener('ended', () => dropIfEmpty(id, stream));
+    ev.track.addEventListener('ended', () => {
+      tile.videoTracks.delete(ev.track);
+      tile.select.hidden = tile.videoTracks.size === 0;
+      dropIfEmpty(id, stream);
+    });
+    if (ev.track.kind === 'video') {
+      tile.videoTracks.add(ev.track);
+      tile.select.hidden = false;
+      if (tile.quality) sendQuality(ev.track, tile.quality);
+    }
     play(tile.video);
   }
 
@@ -248,13 +311,47 @@
     if (cau.state !== 'joined' || cau.pub || !localStream?.getTracks().length) return;
     const pc = newPC('pub');
     for (const track of localStream.getTracks()) {
-      pc.addTransceiver(track, { direction: 'sendonly', streams: [localStream] });
+      const init = { direction: 'sendonly', streams: [localStream] };
+      // The camera goes out as simulcast; the server forwards one layer to each subscriber.
+      if (track.kind === 'video') init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
+      pc.addTransceiver(track, init);
     }
     try {
       await pc.setLocalDescription(await pc.createOffer());
       send('offer', { target: 'pub', sdp: pc.localDescription.sdp });
       descriptionSent('pub');
     } catch (e) { say('mediaError', { err: e.message }, true); }
+  }
+
+  // onLayers applies a dynacast request: pause (false) or resume (true) the
+  // simulcast encodings of one of our tracks, by RID. Calls per track run one
+  // after another (setParameters must not overlap on one sender).
+  function onLayers(d) {
+    const sender = cau.pub?.getSenders().find((s) => s.track?.id === d.track);
+    if (!sender || !d.active) return;
+    const prev = layerChain.get(d.track) ?? Promise.resolve();
+    const next = prev.then(async () => {
+      const p = sender.getParameters();
+      let changed = false;
+      for (const enc of p.encodings ?? []) {
+        if (enc.rid in d.active && enc.active !== d.active[enc.rid]) {
+          enc.active = d.active[enc.rid];
+          changed = true;
+        }
+      }
+      if (changed) await sender.setParameters(p);
+    }).catch((e) => console.warn('layers', d.track, e));
+    layerChain.set(d.track, next);
+  }
+
+  // onSpeaker highlights the active speaker's tile.
+  function onSpeaker(d) {
+    cau.speaker = d;
+    const next = d.active ?? '';
+    if (next === activeSpeaker) return;
+    activeSpeaker = next;
+    for (const [id, tile] of tiles) tile.el.classList.toggle('speaking', id === activeSpeaker);
+    ui.selfTile.classList.toggle('speaking', Boolean(me) && activeSpeaker === me.peer_id);
   }
 
   function onMessage(msg) {
@@ -291,6 +388,12 @@
         render();
         break;
       }
+      case 'layers':
+        onLayers(d);
+        break;
+      case 'speaker':
+        onSpeaker(d);
+        break;
       case 'error':
         showError(d.code, d.message);
         break;
@@ -307,9 +410,9 @@
 
   async function getMedia() {
     const tries = [
-      { audio: true, video: { width: 640, height: 360 } },
+      { audio: true, video: CAMERA },
       { audio: true },
-      { video: { width: 640, height: 360 } },
+      { video: CAMERA },
     ];
     let lastErr;
     for (const c of tries) {
@@ -346,6 +449,8 @@
     for (const q of [remoteQ, localQ]) { q.pub = []; q.sub = []; }
     descSent.pub = descSent.sub = false;
     cau.pub = null;
+    activeSpeaker = '';
+    layerChain.clear();
     offerChain = Promise.resolve();
     ui.joinSec.hidden = true;
     ui.call.hidden = false;

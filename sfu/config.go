@@ -52,6 +52,8 @@ type SFU struct {
 	subAPIs map[string]*webrtc.API // subscribers', with congestion control
 	bwes    sync.Map               // peer connection ID -> cc.BandwidthEstimator
 	closers []func() error
+
+	counters counters
 }
 
 // ErrUnknownCodec is returned for a video codec the SFU does not offer.

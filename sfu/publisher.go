@@ -14,6 +14,7 @@ type Publisher struct {
 	*peer
 	onTrack  func(*UpTrack)
 	onDemand func(LayerDemand)
+	totals   *counters
 
 	tracksMu sync.Mutex
 	tracks   []*UpTrack
@@ -29,7 +30,8 @@ func (s *SFU) NewPublisher(cfg PeerConfig, onTrack func(*UpTrack), onDemand func
 	if err != nil {
 		return nil, err
 	}
-	pub := &Publisher{peer: p, onTrack: onTrack, onDemand: onDemand, byRecv: map[*webrtc.RTPReceiver]*UpTrack{}}
+	pub := &Publisher{peer: p, onTrack: onTrack, onDemand: onDemand, byRecv: map[*webrtc.RTPReceiver]*UpTrack{},
+		totals: &s.counters}
 	p.pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.log.Debug("track published", "kind", remote.Kind().String(), "rid", remote.RID(),
 			"ssrc", remote.SSRC(), "codec", remote.Codec().MimeType)
@@ -60,6 +62,7 @@ func (pub *Publisher) addTrack(remote *webrtc.TrackRemote, recv *webrtc.RTPRecei
 		}
 		up = newUpTrack(pub.cfg.PeerID, id, remote.Kind(), remote.Codec().RTPCodecCapability,
 			pub.pc.WriteRTCP, cfg.KeyframeInterval)
+		up.totals = pub.totals
 		for _, ext := range recv.GetParameters().HeaderExtensions {
 			if ext.URI == audioLevelURI && remote.Kind() == webrtc.RTPCodecTypeAudio {
 				up.levelExt = uint8(ext.ID)

@@ -33,6 +33,7 @@ type UpTrack struct {
 
 	writeRTCP func([]rtcp.Packet) error
 	minKeyGap int64
+	totals    *counters // the SFU's, never nil
 
 	// Audio only: the RFC 6464 extension ID and the meter it feeds.
 	levelExt uint8
@@ -81,6 +82,7 @@ func newUpTrack(peerID, id string, kind webrtc.RTPCodecType, codec webrtc.RTPCod
 	u := &UpTrack{
 		id: id, peerID: peerID, kind: kind, codec: codec,
 		writeRTCP: writeRTCP, minKeyGap: int64(keyGap), done: make(chan struct{}),
+		totals: &counters{},
 	}
 	switch {
 	case strings.EqualFold(codec.MimeType, webrtc.MimeTypeVP8):
@@ -286,8 +288,23 @@ func (l *layer) run(read func([]byte) (int, error)) {
 // subscriber's tiny selection mutex, no logging.
 func (l *layer) forward(pkt *rtp.Packet, size int) {
 	u := l.up
-	l.packets.Add(1)
+	n := l.packets.Add(1)
 	l.bytes.Add(uint64(size))
+	var start time.Time
+	if n&delaySampleMask == 0 {
+		start = time.Now()
+	}
+	var sent, sentBytes uint64
+	defer func() {
+		u.totals.received.Add(1)
+		if sent > 0 {
+			u.totals.forwarded.Add(sent)
+			u.totals.fwdBytes.Add(sentBytes)
+		}
+		if !start.IsZero() && sent > 0 {
+			u.totals.delay.observe(time.Since(start))
+		}
+	}()
 	if len(pkt.Payload) == 0 {
 		return // padding-only probe: not worth a subscriber's bandwidth
 	}
@@ -331,6 +348,8 @@ func (l *layer) forward(pkt *rtp.Packet, size int) {
 		if _, err := b.w.WriteRTP(&l.out, payload); err == nil {
 			d.packets.Add(1)
 			d.bytes.Add(uint64(len(payload)))
+			sent++
+			sentBytes += uint64(len(payload))
 		}
 	}
 }

@@ -200,8 +200,8 @@ func TestBadInput(t *testing.T) {
 	// still join.
 	n := healthy.Count()
 	testutil.Eventually(t, 5*time.Second, "healthy media to keep flowing", func() bool { return healthy.Count() > n+25 })
-	if healthy.Missing() != 0 {
-		t.Errorf("healthy stream lost %d packets", healthy.Missing())
+	if m := healthy.Missing(); m > healthy.Count()/100 {
+		t.Errorf("healthy audio lost %d of %d packets", m, healthy.Count())
 	}
 	testutil.Join(t, a, "newcomer", meeting)
 }

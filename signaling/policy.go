@@ -7,6 +7,10 @@ type TrackInfo struct {
 	PeerID  string // publisher
 	TrackID string // as subscribers see it: "<peer>:<track>"
 	Kind    string // "audio" or "video"
+	// Requested is the quality this subscriber asked for (video), and
+	// Explicit whether it asked at all (else Requested is high).
+	Requested sfu.Quality
+	Explicit  bool
 }
 
 // RoomView is what a Policy may look at when it decides.
@@ -37,9 +41,10 @@ type Policy interface {
 }
 
 // DefaultPolicy is the policy of a plain meeting: every video at the quality
-// each subscriber asks for, and every publisher's audio, except that a room
-// of more than LargeRoom peers forwards only the audio of the SpeakerAudio
-// recent loudest speakers.
+// each subscriber asks for, and every publisher's audio. A room of more than
+// LargeRoom peers is different: a subscriber receives only the videos it
+// asked for (with "quality"), and only the audio of the SpeakerAudio recent
+// loudest speakers.
 type DefaultPolicy struct {
 	LargeRoom    int // default 20
 	SpeakerAudio int // default 3
@@ -55,7 +60,10 @@ func (p DefaultPolicy) Select(v RoomView, _ string, t TrackInfo) Choice {
 		n = 3
 	}
 	if t.Kind == "video" {
-		return Choice{Receive: true, Quality: sfu.QualityHigh}
+		if v.Peers > large && !t.Explicit {
+			return Choice{}
+		}
+		return Choice{Receive: t.Requested != sfu.QualityOff || v.Peers <= large, Quality: sfu.QualityHigh}
 	}
 	if v.Peers <= large {
 		return Choice{Receive: true}

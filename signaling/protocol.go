@@ -33,6 +33,9 @@ const (
 	TypeError      = "error"
 	TypeLayers     = "layers"
 	TypeSpeaker    = "speaker"
+
+	TypeTrackPublished   = "track_published"
+	TypeTrackUnpublished = "track_unpublished"
 )
 
 // Targets name which of a participant's two peer connections an SDP or
@@ -109,6 +112,15 @@ type JoinedData struct {
 type QualityData struct {
 	Track   string `json:"track"`
 	Quality string `json:"quality"`
+}
+
+// TrackData is the body of "track_published" and "track_unpublished": a
+// track another participant publishes, by the ID subscribers see.
+type TrackData struct {
+	PeerID string   `json:"peer_id"`
+	Track  string   `json:"track"`
+	Kind   string   `json:"kind"`
+	RIDs   []string `json:"rids,omitempty"`
 }
 
 // LayersData is the body of "layers": the server asks a publisher to send

@@ -72,7 +72,38 @@ func (r *room) subscribeAll(s *session) {
 	if r.peers[s.peerID] != s {
 		return
 	}
+	for _, t := range r.tracks {
+		if t.PeerID() != s.peerID {
+			s.send(TypeTrackPublished, trackData(t))
+		}
+	}
 	r.reconcileLocked(nil)
+}
+
+// trackID is how subscribers name a track: "<publisher>:<track>".
+func trackID(t *sfu.UpTrack) string { return t.PeerID() + ":" + t.ID() }
+
+func trackData(t *sfu.UpTrack) TrackData {
+	d := TrackData{PeerID: t.PeerID(), Track: trackID(t), Kind: t.Kind()}
+	for _, l := range t.Layers() {
+		if l.RID != "" {
+			d.RIDs = append(d.RIDs, l.RID)
+		}
+	}
+	return d
+}
+
+// hasVideo reports whether a video track with this subscriber-visible ID is
+// published in the room.
+func (r *room) hasVideo(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, t := range r.tracks {
+		if t.Kind() == "video" && trackID(t) == id {
+			return true
+		}
+	}
+	return false
 }
 
 // leave removes a session if it is still the current one for its identity.
@@ -105,6 +136,11 @@ func (r *room) publish(from *session, up *sfu.UpTrack) {
 	if up.Kind() == "audio" {
 		r.detector.Add(up.PeerID(), up.Meter())
 	}
+	for _, p := range r.peers {
+		if p != from {
+			p.send(TypeTrackPublished, trackData(up))
+		}
+	}
 	r.reconcileLocked(up)
 	r.mu.Unlock()
 	go func() {
@@ -116,9 +152,17 @@ func (r *room) publish(from *session, up *sfu.UpTrack) {
 func (r *room) unpublish(up *sfu.UpTrack) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if !slices.Contains(r.tracks, up) {
+		return
+	}
 	r.tracks = slices.DeleteFunc(r.tracks, func(t *sfu.UpTrack) bool { return t == up })
 	if up.Kind() == "audio" {
 		r.detector.Remove(up.PeerID())
+	}
+	for _, p := range r.peers {
+		if p.peerID != up.PeerID() {
+			p.send(TypeTrackUnpublished, TrackData{PeerID: up.PeerID(), Track: trackID(up), Kind: up.Kind()})
+		}
 	}
 	for _, p := range r.peers {
 		if err := p.sub.Unsubscribe(up); err != nil {
@@ -174,13 +218,14 @@ func (r *room) reconcileLocked(only *sfu.UpTrack) {
 			if (only != nil && t != only) || t.PeerID() == p.peerID {
 				continue
 			}
-			info := TrackInfo{PeerID: t.PeerID(), TrackID: t.PeerID() + ":" + t.ID(), Kind: t.Kind()}
+			info := TrackInfo{PeerID: t.PeerID(), TrackID: trackID(t), Kind: t.Kind()}
+			info.Requested, info.Explicit = p.requestedQuality(info.TrackID)
 			c := r.policy.Select(v, p.peerID, info)
 			if !c.Receive {
 				drop = append(drop, t)
 				continue
 			}
-			q := min(c.Quality, p.requestedQuality(info.TrackID))
+			q := min(c.Quality, info.Requested)
 			if t.Kind() == "audio" {
 				add = append(add, t)
 				continue

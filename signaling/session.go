@@ -279,8 +279,8 @@ func (s *session) handleQuality(env Envelope) error {
 	if err != nil {
 		return errf(CodeBadMessage, "%v", err)
 	}
-	if up := s.sub.Lookup(d.Track); up == nil || up.Kind() != "video" {
-		return errf(CodeUnknownTrack, "no subscribed video track %s", quote(d.Track))
+	if !s.room.hasVideo(d.Track) {
+		return errf(CodeUnknownTrack, "no video track %s in this meeting", quote(d.Track))
 	}
 	s.reqMu.Lock()
 	if s.requested == nil {
@@ -292,15 +292,15 @@ func (s *session) handleQuality(env Envelope) error {
 	return nil
 }
 
-// requestedQuality is the quality the client asked for a track (default
-// high).
-func (s *session) requestedQuality(trackID string) sfu.Quality {
+// requestedQuality is the quality the client asked for a track, and whether
+// it asked (default high).
+func (s *session) requestedQuality(trackID string) (sfu.Quality, bool) {
 	s.reqMu.Lock()
 	defer s.reqMu.Unlock()
 	if q, ok := s.requested[trackID]; ok {
-		return q
+		return q, true
 	}
-	return sfu.QualityHigh
+	return sfu.QualityHigh, false
 }
 
 func (s *session) handleAnswer(env Envelope) error {

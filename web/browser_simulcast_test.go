@@ -14,10 +14,10 @@ import (
 // simStats is what one tab receives (inbound video on window.cau.sub) and
 // sends (outbound simulcast encodings on window.cau.pub, by RID).
 type simStats struct {
-	State         string         `json:"state"`
-	FramesDecoded int            `json:"framesDecoded"`
-	FrameWidth    int            `json:"frameWidth"`
-	SentWidth     map[string]int `json:"sentWidth"`  // rid -> frameWidth being encoded
+	State         string          `json:"state"`
+	FramesDecoded int             `json:"framesDecoded"`
+	FrameWidth    int             `json:"frameWidth"`
+	SentWidth     map[string]int  `json:"sentWidth"`  // rid -> frameWidth being encoded
 	SentActive    map[string]bool `json:"sentActive"` // rid -> encoding active
 }
 
@@ -92,4 +92,29 @@ func TestBrowserSimulcastQuality(t *testing.T) {
 	t.Logf("A (low) receives %d px wide (%d frames); B (high) receives %d px wide (%d frames)",
 		sa.FrameWidth, sa.FramesDecoded, sb.FrameWidth, sb.FramesDecoded)
 	t.Logf("A sends %v (active %v); B sends %v (active %v)", sa.SentWidth, sa.SentActive, sb.SentWidth, sb.SentActive)
+
+	// Dynacast: nobody watches B above its l layer, so the server tells B to
+	// pause m and h (after 2 s unneeded) and the page turns those encodings
+	// off; A's h layer, which B watches, stays on, and A keeps getting video.
+	framesA := sa.FramesDecoded
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		var err error
+		if sa, err = tabSimStats(tabA); err != nil {
+			t.Fatalf("tab A: getStats: %v", err)
+		}
+		if sb, err = tabSimStats(tabB); err != nil {
+			t.Fatalf("tab B: getStats: %v", err)
+		}
+		if sb.SentActive["l"] && !sb.SentActive["m"] && !sb.SentActive["h"] && sa.SentActive["h"] &&
+			sa.FramesDecoded > framesA+30 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dynacast: B's encodings active %v (want l on, m and h paused), A's %v (want h on); A decoded %d frames since, want > 30",
+				sb.SentActive, sa.SentActive, sa.FramesDecoded-framesA)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Logf("dynacast: B's encodings active %v, A's %v; A still receives %d px wide", sb.SentActive, sa.SentActive, sa.FrameWidth)
 }

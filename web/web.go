@@ -29,6 +29,9 @@ type Config struct {
 	// DevJoin enables POST /api/v1/dev/token, which mints a token for anyone.
 	// For development and demos only.
 	DevJoin bool
+	// Stats, if set, is served as JSON at GET /debug/stats (the load
+	// generator reads forwarding counters and delays from it).
+	Stats func() any
 	Logger  *slog.Logger
 }
 
@@ -48,6 +51,9 @@ func New(cfg Config) *Handler {
 	r.Use(middleware.Recoverer)
 	r.Get("/healthz", h.healthz)
 	r.Handle("/ws", cfg.Signaling)
+	if cfg.Stats != nil {
+		r.Get("/debug/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, cfg.Stats()) })
+	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/dev/token", devToken(cfg))
 		r.NotFound(func(w http.ResponseWriter, _ *http.Request) {

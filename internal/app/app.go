@@ -88,7 +88,8 @@ func Start(cfg Config) (*App, error) {
 		sc.VideoCodec = cfg.VideoCodec
 	}
 	sig := signaling.NewServer(sc)
-	h := web.New(web.Config{Signaling: sig, Tokens: tokens, DevJoin: cfg.DevJoin, Logger: cfg.Logger})
+	h := web.New(web.Config{Signaling: sig, Tokens: tokens, DevJoin: cfg.DevJoin, Logger: cfg.Logger,
+		Stats: func() any { return media.Totals() }})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		_ = media.Close()

@@ -82,7 +82,8 @@
   // ---- State -------------------------------------------------------------
 
   // Exposed for automated tests.
-  const cau = { pub: null, sub: null, state: 'idle', speaker: null }; // speaker: last "speaker" data
+  // speaker: the last "speaker" data; layers: our track id -> the last "layers" active flags.
+  const cau = { pub: null, sub: null, state: 'idle', speaker: null, layers: {} };
   window.cau = cau;
 
   const urlToken = params.get('token');
@@ -327,8 +328,10 @@
   // simulcast encodings of one of our tracks, by RID. Calls per track run one
   // after another (setParameters must not overlap on one sender).
   function onLayers(d) {
+    if (!d.active) return;
+    cau.layers[d.track] = d.active;
     const sender = cau.pub?.getSenders().find((s) => s.track?.id === d.track);
-    if (!sender || !d.active) return;
+    if (!sender) return;
     const prev = layerChain.get(d.track) ?? Promise.resolve();
     const next = prev.then(async () => {
       const p = sender.getParameters();
@@ -451,6 +454,8 @@
     cau.pub = null;
     activeSpeaker = '';
     layerChain.clear();
+    cau.layers = {};
+    cau.speaker = null;
     offerChain = Promise.resolve();
     ui.joinSec.hidden = true;
     ui.call.hidden = false;

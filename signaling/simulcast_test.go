@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cau-bridge/cau/internal/app"
+	"github.com/cau-bridge/cau/internal/netem"
 	"github.com/cau-bridge/cau/internal/testutil"
 	"github.com/cau-bridge/cau/signaling"
 )
@@ -74,8 +75,8 @@ func TestCongestionMovesSubscriberDownAndUp(t *testing.T) {
 	a := testutil.StartServer(t, nil)
 	pub := testutil.Join(t, a, "pub", "cc")
 	pub.PublishSimulcast(t)
-	th := testutil.NewThrottle()
-	sub := testutil.JoinWith(t, a, "weak", "cc", th.API(t))
+	th := netem.NewThrottle()
+	sub := testutil.JoinWith(t, a, "weak", "cc", testutil.ThrottledAPI(t, th))
 	testutil.Eventually(t, 20*time.Second, "the high layer", func() bool {
 		r := sub.Track("pub", "video")
 		return r != nil && r.Width() == 1280

@@ -19,11 +19,14 @@ type simStats struct {
 	FrameWidth    int             `json:"frameWidth"`
 	SentWidth     map[string]int  `json:"sentWidth"`  // rid -> frameWidth being encoded
 	SentActive    map[string]bool `json:"sentActive"` // rid -> encoding active
+	Asked         map[string]bool `json:"asked"`      // rid -> active, as the last "layers" message asked
 }
 
 const simStatsJS = `(async () => {
-  const out = {state: (window.cau && window.cau.state) || '', framesDecoded: 0, frameWidth: 0, sentWidth: {}, sentActive: {}};
+  const out = {state: (window.cau && window.cau.state) || '', framesDecoded: 0, frameWidth: 0, sentWidth: {}, sentActive: {}, asked: {}};
   if (!window.cau) return out;
+  for (const a of Object.values(window.cau.layers || {})) Object.assign(out.asked, a); // one video track
+
   if (window.cau.sub) {
     (await window.cau.sub.getStats()).forEach(r => {
       if (r.type !== 'inbound-rtp' || r.kind !== 'video') return;
@@ -93,9 +96,11 @@ func TestBrowserSimulcastQuality(t *testing.T) {
 		sa.FrameWidth, sa.FramesDecoded, sb.FrameWidth, sb.FramesDecoded)
 	t.Logf("A sends %v (active %v); B sends %v (active %v)", sa.SentWidth, sa.SentActive, sb.SentWidth, sb.SentActive)
 
-	// Dynacast: nobody watches B above its l layer, so the server tells B to
-	// pause m and h (after 2 s unneeded) and the page turns those encodings
-	// off; A's h layer, which B watches, stays on, and A keeps getting video.
+	// Dynacast: nobody watches B above its l layer, so the server asks B
+	// (a "layers" message, after 2 s unneeded) to pause m, and h too if B's h
+	// reached the server (Chromium adds layers as its send-side estimate
+	// grows), and the page turns those encodings off. B watches A's best
+	// layer, so A is never asked to pause h, and A keeps getting video.
 	framesA := sa.FramesDecoded
 	deadline = time.Now().Add(15 * time.Second)
 	for {
@@ -106,15 +111,23 @@ func TestBrowserSimulcastQuality(t *testing.T) {
 		if sb, err = tabSimStats(tabB); err != nil {
 			t.Fatalf("tab B: getStats: %v", err)
 		}
-		if sb.SentActive["l"] && !sb.SentActive["m"] && !sb.SentActive["h"] && sa.SentActive["h"] &&
-			sa.FramesDecoded > framesA+30 {
+		if h, ok := sa.Asked["h"]; ok && !h {
+			t.Fatalf("dynacast asked A to pause h, which B watches: %v", sa.Asked)
+		}
+		applied := len(sb.Asked) > 0
+		for rid, on := range sb.Asked {
+			applied = applied && sb.SentActive[rid] == on
+		}
+		h, hNamed := sb.Asked["h"]
+		if applied && sb.Asked["l"] && !sb.Asked["m"] && (!hNamed || !h) && sa.FramesDecoded > framesA+30 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dynacast: B's encodings active %v (want l on, m and h paused), A's %v (want h on); A decoded %d frames since, want > 30",
-				sb.SentActive, sa.SentActive, sa.FramesDecoded-framesA)
+			t.Fatalf("dynacast: B was asked %v and its encodings are active %v (want l on, m and h off, applied); A was asked %v, active %v; A decoded %d frames since, want > 30",
+				sb.Asked, sb.SentActive, sa.Asked, sa.SentActive, sa.FramesDecoded-framesA)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	t.Logf("dynacast: B's encodings active %v, A's %v; A still receives %d px wide", sb.SentActive, sa.SentActive, sa.FrameWidth)
+	t.Logf("dynacast: B asked %v, active %v; A asked %v, active %v; A still receives %d px wide",
+		sb.Asked, sb.SentActive, sa.Asked, sa.SentActive, sa.FrameWidth)
 }

@@ -31,8 +31,8 @@ type Config struct {
 	DevJoin bool
 	// Stats, if set, is served as JSON at GET /debug/stats (the load
 	// generator reads forwarding counters and delays from it).
-	Stats func() any
-	Logger  *slog.Logger
+	Stats  func() any
+	Logger *slog.Logger
 }
 
 // Handler is Cầu's HTTP handler.

@@ -203,6 +203,9 @@ type AudioPlayer struct {
 	track  *webrtc.TrackLocalStaticRTP
 	sender *webrtc.RTPSender
 	level  atomic.Uint32 // 0 loudest .. 127 silent
+	// OnSend, if set before Run, is called with each packet's sequence
+	// number as it is sent (the load generator measures end-to-end delay).
+	OnSend func(seq uint16)
 }
 
 // NewAudioPlayer prepares a player; sender is the track's RTP sender, whose
@@ -241,6 +244,9 @@ func (p *AudioPlayer) Run(ctx context.Context) {
 				}
 				_ = pkt.Header.SetExtension(uint8(ext.ID), []byte{lvl})
 			}
+		}
+		if p.OnSend != nil {
+			p.OnSend(pkt.SequenceNumber)
 		}
 		if err := p.track.WriteRTP(pkt); err != nil && !errors.Is(err, io.ErrClosedPipe) {
 			return

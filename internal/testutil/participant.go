@@ -11,6 +11,7 @@ import (
 	"github.com/pion/webrtc/v4"
 
 	"github.com/cau-bridge/cau/internal/app"
+	"github.com/cau-bridge/cau/internal/netem"
 	"github.com/cau-bridge/cau/internal/testmedia"
 	"github.com/cau-bridge/cau/sfu"
 	"github.com/cau-bridge/cau/signaling"
@@ -284,6 +285,18 @@ func (p *Participant) PublishCodec(t testing.TB, videoMime string) {
 	go testmedia.WatchKeyframeRequests(senders[1], func() {})
 	go p.videoPlayer.Run(ctx)
 	go testmedia.NewPlayer(aclip, audio).Run(ctx)
+}
+
+// ThrottledAPI is a pion API whose connections receive through th, closed
+// at the end of the test.
+func ThrottledAPI(t testing.TB, th *netem.Throttle) *webrtc.API {
+	t.Helper()
+	api, closer, err := th.API()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = closer.Close() })
+	return api
 }
 
 // RemotePort is the server port of the connection's selected ICE pair and

@@ -1,13 +1,17 @@
-package testutil
+// Package netem impairs a participant's network like a weak commune link:
+// a rate cap with a queue, random loss and delay on what it receives. Tests
+// and the load generator use it on loopback.
+package netem
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
-	"testing"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -170,28 +174,21 @@ func (th *Throttle) PacketConn(c net.PacketConn) net.PacketConn {
 	return tc
 }
 
-// API returns a pion API like client.LoopbackAPI (default codecs and
-// interceptors, loopback-only UDP4 candidates, mDNS off, pion logs at
-// error level) whose peer connections all share one UDP socket on
-// 127.0.0.1 that receives through th. One socket means every connection of
-// the participant sits behind the same bottleneck. The socket is closed
-// when the test ends.
-func (th *Throttle) API(t testing.TB) *webrtc.API {
-	t.Helper()
+// API returns a pion API like client.LoopbackAPI whose peer connections all
+// share one UDP socket on 127.0.0.1 behind this throttle. Close the closer
+// after the peer connections.
+func (th *Throttle) API() (*webrtc.API, io.Closer, error) {
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		t.Fatalf("throttle: listen: %v", err)
+		return nil, nil, fmt.Errorf("throttle: listen: %w", err)
 	}
 	logs := logging.NewDefaultLoggerFactory()
 	logs.DefaultLogLevel = logging.LogLevelError
 	mux := webrtc.NewICEUDPMux(logs.NewLogger("ice"), th.PacketConn(udp))
-	// Registered before the participant's own cleanup, so it runs after
-	// the peer connections are closed. Closing the mux closes the socket.
-	t.Cleanup(func() { _ = mux.Close() })
-
 	me, ir, err := client.DefaultMedia()
 	if err != nil {
-		t.Fatalf("throttle: media engine: %v", err)
+		_ = mux.Close()
+		return nil, nil, fmt.Errorf("throttle: media engine: %w", err)
 	}
 	se := webrtc.SettingEngine{LoggerFactory: logs}
 	se.SetIncludeLoopbackCandidate(true) // else the mux's 127.0.0.1 is skipped
@@ -199,8 +196,10 @@ func (th *Throttle) API(t testing.TB) *webrtc.API {
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
 	se.SetICEUDPMux(mux)
+	// Closing the mux closes the socket; close it after the peer
+	// connections that use it.
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
-		webrtc.WithSettingEngine(se))
+		webrtc.WithSettingEngine(se)), mux, nil
 }
 
 // throttledPacket is one datagram on its way through the throttle.

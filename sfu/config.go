@@ -77,8 +77,14 @@ func New(cfg Config) (*SFU, error) {
 		return nil, fmt.Errorf("sfu: listen ICE UDP port %d: %w", cfg.UDPPort, err)
 	}
 	s.udp = udp
+	// Keyframe bursts from many publishers arrive at once; a small kernel
+	// buffer would drop them before the mux reads them.
+	if err := udp.SetReadBuffer(8 << 20); err != nil {
+		s.log.Warn("cannot enlarge the UDP receive buffer", "err", err)
+	}
+	_ = udp.SetWriteBuffer(8 << 20)
 	pionLog := logging.NewDefaultLoggerFactory()
-	pionLog.DefaultLogLevel = logging.LogLevelWarn
+	pionLog.DefaultLogLevel = logging.LogLevelError
 	s.udpMux = webrtc.NewICEUDPMux(pionLog.NewLogger("udpmux"), udp)
 	s.closers = append(s.closers, s.udpMux.Close)
 	if cfg.TCPPort >= 0 {

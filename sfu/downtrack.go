@@ -77,7 +77,10 @@ func (d *downTrack) admit(l *layer, h *rtp.Header, keyframe bool, vp8 *vp8Desc) 
 	d.mu.Lock()
 	target := int(d.target.Load())
 	if target < 0 {
-		d.current = -1
+		if d.current >= 0 {
+			d.current = -1
+			d.rw.pause()
+		}
 		d.mu.Unlock()
 		return rewritten{}, false
 	}
@@ -100,8 +103,9 @@ func (d *downTrack) setTarget(t int) {
 	changed := int(d.target.Load()) != t
 	d.target.Store(int32(t))
 	cur := d.current
-	if t < 0 {
+	if t < 0 && d.current >= 0 {
 		d.current = -1
+		d.rw.pause()
 	}
 	d.mu.Unlock()
 	if changed && t >= 0 && t != cur {

@@ -10,6 +10,7 @@ type rewriter struct {
 	video   bool
 	tsStep  uint32 // timestamp gap inserted at a source change
 	started bool
+	resume  bool // forwarding was paused: continue as after a source change
 	srcSSRC uint32
 	firstIn uint16 // packets before this one are from before the switch
 	highIn  uint16 // highest input sequence number of this source
@@ -26,6 +27,10 @@ type rewriter struct {
 
 	switches uint32
 }
+
+// pause marks that packets of the current source will be skipped: when
+// forwarding resumes, the output continues without a gap, from a keyframe.
+func (r *rewriter) pause() { r.resume = r.started }
 
 // rewritten is where one packet goes in the output stream.
 type rewritten struct {
@@ -51,7 +56,7 @@ func newRewriter(video bool, clockRate uint32) rewriter {
 // when it must be dropped: video from a new source before its keyframe, or a
 // late packet from before the switch. vp8 may be nil for other codecs.
 func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, keyframe bool, vp8 *vp8Desc) (rewritten, bool) {
-	if !r.started || ssrc != r.srcSSRC {
+	if !r.started || ssrc != r.srcSSRC || r.resume {
 		if r.video && !keyframe {
 			return rewritten{}, false
 		}
@@ -66,7 +71,7 @@ func (r *rewriter) rewrite(ssrc uint32, seq uint16, ts uint32, keyframe bool, vp
 		} else {
 			r.seqOff, r.tsOff, r.picOff, r.tl0Off = 0, 0, 0, 0
 		}
-		r.started = true
+		r.started, r.resume = true, false
 		r.srcSSRC = ssrc
 		r.firstIn = seq
 		r.highIn = seq

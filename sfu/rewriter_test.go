@@ -85,3 +85,19 @@ func TestKeyframeDetection(t *testing.T) {
 		}
 	}
 }
+
+func TestRewriterResumesWithoutGap(t *testing.T) {
+	r := newRewriter(true, 90000)
+	if _, ok := r.rewrite(1, 10, 0, true, nil); !ok {
+		t.Fatal("keyframe dropped")
+	}
+	o, _ := r.rewrite(1, 11, 0, false, nil)
+	r.pause() // packets 12..49 are not forwarded
+	if _, ok := r.rewrite(1, 50, 90000, false, nil); ok {
+		t.Error("a delta frame resumed the stream")
+	}
+	o2, ok := r.rewrite(1, 51, 93000, true, nil)
+	if !ok || o2.seq != o.seq+1 {
+		t.Errorf("resumed at %d (ok=%v), want %d", o2.seq, ok, o.seq+1)
+	}
+}

@@ -53,7 +53,15 @@ type counters struct {
 	received  atomic.Uint64 // packets from publishers
 	forwarded atomic.Uint64 // packets handed to subscribers
 	fwdBytes  atomic.Uint64
-	delay     delayHistogram
+	// writeErrors counts packets a subscriber's writer refused after their
+	// sequence number was assigned: each is a gap the subscriber sees.
+	writeErrors atomic.Uint64
+	// ingressGaps counts sequence numbers skipped in what publishers sent
+	// (lost on the way in); ingressLate those that arrived late
+	// (retransmitted or reordered).
+	ingressGaps atomic.Uint64
+	ingressLate atomic.Uint64
+	delay       delayHistogram
 }
 
 // delaySampleMask samples one packet in 16 for the delay histogram, so the
@@ -65,6 +73,9 @@ type Totals struct {
 	ReceivedPackets  uint64  `json:"received_packets"`
 	ForwardedPackets uint64  `json:"forwarded_packets"`
 	ForwardedBytes   uint64  `json:"forwarded_bytes"`
+	WriteErrors      uint64  `json:"write_errors"`
+	IngressGaps      uint64  `json:"ingress_gaps"`
+	IngressLate      uint64  `json:"ingress_late"`
 	ForwardP50MS     float64 `json:"forward_p50_ms"`
 	ForwardP99MS     float64 `json:"forward_p99_ms"`
 }
@@ -76,6 +87,9 @@ func (s *SFU) Totals() Totals {
 		ReceivedPackets:  s.counters.received.Load(),
 		ForwardedPackets: s.counters.forwarded.Load(),
 		ForwardedBytes:   s.counters.fwdBytes.Load(),
+		WriteErrors:      s.counters.writeErrors.Load(),
+		IngressGaps:      s.counters.ingressGaps.Load(),
+		IngressLate:      s.counters.ingressLate.Load(),
 		ForwardP50MS:     ms(s.counters.delay.quantile(0.5)),
 		ForwardP99MS:     ms(s.counters.delay.quantile(0.99)),
 	}

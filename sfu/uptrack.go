@@ -71,6 +71,10 @@ type layer struct {
 
 	sampledBytes uint64
 	sampledAt    time.Time
+
+	// Owned by the reader goroutine: ingress sequence tracking.
+	inStarted bool
+	inHighest uint16
 }
 
 // defaultLayerRate is assumed for a layer not measured yet (bit/s).
@@ -290,6 +294,16 @@ func (l *layer) forward(pkt *rtp.Packet, size int) {
 	u := l.up
 	n := l.packets.Add(1)
 	l.bytes.Add(uint64(size))
+	if !l.inStarted {
+		l.inStarted, l.inHighest = true, pkt.SequenceNumber
+	} else if d := int16(pkt.SequenceNumber - l.inHighest); d > 0 {
+		if d > 1 {
+			u.totals.ingressGaps.Add(uint64(d - 1))
+		}
+		l.inHighest = pkt.SequenceNumber
+	} else {
+		u.totals.ingressLate.Add(1)
+	}
 	var start time.Time
 	if n&delaySampleMask == 0 {
 		start = time.Now()
@@ -350,6 +364,8 @@ func (l *layer) forward(pkt *rtp.Packet, size int) {
 			d.bytes.Add(uint64(len(payload)))
 			sent++
 			sentBytes += uint64(len(payload))
+		} else {
+			u.totals.writeErrors.Add(1)
 		}
 	}
 }

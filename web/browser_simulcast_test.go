@@ -99,8 +99,9 @@ func TestBrowserSimulcastQuality(t *testing.T) {
 	// Dynacast: nobody watches B above its l layer, so the server asks B
 	// (a "layers" message, after 2 s unneeded) to pause m, and h too if B's h
 	// reached the server (Chromium adds layers as its send-side estimate
-	// grows), and the page turns those encodings off. B watches A's best
-	// layer, so A is never asked to pause h, and A keeps getting video.
+	// grows), and the page turns those encodings off. What A is asked
+	// depends on the layer B's congestion control picks; whatever it is, A's
+	// page applies it, and A keeps getting video.
 	framesA := sa.FramesDecoded
 	deadline = time.Now().Add(15 * time.Second)
 	for {
@@ -111,23 +112,44 @@ func TestBrowserSimulcastQuality(t *testing.T) {
 		if sb, err = tabSimStats(tabB); err != nil {
 			t.Fatalf("tab B: getStats: %v", err)
 		}
-		if h, ok := sa.Asked["h"]; ok && !h {
-			t.Fatalf("dynacast asked A to pause h, which B watches: %v", sa.Asked)
-		}
 		applied := len(sb.Asked) > 0
 		for rid, on := range sb.Asked {
 			applied = applied && sb.SentActive[rid] == on
+		}
+		for rid, on := range sa.Asked {
+			applied = applied && sa.SentActive[rid] == on
 		}
 		h, hNamed := sb.Asked["h"]
 		if applied && sb.Asked["l"] && !sb.Asked["m"] && (!hNamed || !h) && sa.FramesDecoded > framesA+30 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dynacast: B was asked %v and its encodings are active %v (want l on, m and h off, applied); A was asked %v, active %v; A decoded %d frames since, want > 30",
+			t.Fatalf("dynacast: B was asked %v and its encodings are active %v (want l on, m and h off, applied); A was asked %v, active %v (want applied); A decoded %d frames since, want > 30",
 				sb.Asked, sb.SentActive, sa.Asked, sa.SentActive, sa.FramesDecoded-framesA)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	t.Logf("dynacast: B asked %v, active %v; A asked %v, active %v; A still receives %d px wide",
 		sb.Asked, sb.SentActive, sa.Asked, sa.SentActive, sa.FrameWidth)
+
+	// No request was refused (an error frame shows in the status line).
+	const statusJS = `(() => { const s = document.getElementById('status'); return s.classList.contains('error') ? s.textContent : ''; })()`
+	for _, tab := range []struct {
+		ctx  context.Context
+		name string
+	}{{tabA, "A"}, {tabB, "B"}} {
+		msg, err := chromedp.Run(tab.ctx, chromedp.Evaluate[string](statusJS))
+		if err != nil {
+			t.Fatalf("tab %s: status: %v", tab.name, err)
+		}
+		if msg != "" {
+			t.Errorf("tab %s shows an error: %s", tab.name, msg)
+		}
+		// The fake microphone beeps; log what the speaker detector made of it.
+		sp, err := chromedp.Run(tab.ctx, chromedp.Evaluate[string](
+			`JSON.stringify({speaker: window.cau.speaker, highlighted: document.querySelectorAll('.tile.speaking').length})`))
+		if err == nil {
+			t.Logf("tab %s: %s", tab.name, sp)
+		}
+	}
 }

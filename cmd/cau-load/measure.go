@@ -57,7 +57,7 @@ func (s *trackStats) add(p *rtp.Packet, size int, key bool, now time.Time) {
 		}
 	}
 	// RFC 3550 interarrival jitter, in RTP clock units.
-	if s.clockRate > 0 && len(s.seen) > 1 || s.clockRate > 0 && s.haveTransit {
+	if s.clockRate > 0 {
 		arrival := float64(now.UnixNano()) * float64(s.clockRate) / 1e9
 		transit := arrival - float64(p.Timestamp)
 		if s.haveTransit {
@@ -141,3 +141,6 @@ func percentile(v []float64, p float64) float64 {
 	}
 	return c[i]
 }
+
+// rtpPacket is a reusable parsed packet.
+type rtpPacket struct{ rtp.Packet }

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,7 +40,9 @@ type Config struct {
 	TokenSecret string
 	DevJoin     bool
 	VideoCodec  string
-	Logger      *slog.Logger
+	// PprofAddr, if set, serves net/http/pprof there (profiling under load).
+	PprofAddr string
+	Logger    *slog.Logger
 	// Signaling overrides signaling defaults (keepalive, limits) in tests.
 	Signaling signaling.Config
 }
@@ -57,6 +60,7 @@ type App struct {
 	handler *web.Handler
 	tls     bool
 	served  chan error
+	pprof   *http.Server
 }
 
 // Start binds every port and serves until Shutdown.
@@ -115,6 +119,16 @@ func Start(cfg Config) (*App, error) {
 		a.tls = true
 	}
 	go func() { a.served <- a.http.Serve(a.ln) }()
+	if cfg.PprofAddr != "" {
+		pm := http.NewServeMux()
+		pm.HandleFunc("/debug/pprof/", pprof.Index)
+		pm.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pm.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pm.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		ps := &http.Server{Addr: cfg.PprofAddr, Handler: pm, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = ps.ListenAndServe() }()
+		a.pprof = ps
+	}
 	h.SetReady(true)
 	cfg.Logger.Info("cau is serving", "url", a.URL(), "ice_udp", media.UDPAddr().String(),
 		"ice_tcp", fmt.Sprint(media.TCPAddr()), "dev_join", cfg.DevJoin)
@@ -157,6 +171,9 @@ func (a *App) Wait(ctx context.Context) error {
 // releases the media ports.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.handler.SetReady(false)
+	if a.pprof != nil {
+		_ = a.pprof.Close()
+	}
 	errs := []error{a.http.Shutdown(ctx), a.Signaling.Close(ctx), a.SFU.Close()}
 	return errors.Join(errs...)
 }

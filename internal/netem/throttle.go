@@ -178,17 +178,27 @@ func (th *Throttle) PacketConn(c net.PacketConn) net.PacketConn {
 // share one UDP socket on 127.0.0.1 behind this throttle. Close the closer
 // after the peer connections.
 func (th *Throttle) API() (*webrtc.API, io.Closer, error) {
+	return muxAPI(th.PacketConn)
+}
+
+// socketBuffer is asked of the kernel for each socket (it caps the request
+// at net.core.rmem_max / wmem_max).
+const socketBuffer = 4 << 20
+
+func muxAPI(wrap func(net.PacketConn) net.PacketConn) (*webrtc.API, io.Closer, error) {
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return nil, nil, fmt.Errorf("throttle: listen: %w", err)
+		return nil, nil, fmt.Errorf("listen: %w", err)
 	}
+	_ = udp.SetReadBuffer(socketBuffer)
+	_ = udp.SetWriteBuffer(socketBuffer)
 	logs := logging.NewDefaultLoggerFactory()
 	logs.DefaultLogLevel = logging.LogLevelError
-	mux := webrtc.NewICEUDPMux(logs.NewLogger("ice"), th.PacketConn(udp))
+	mux := webrtc.NewICEUDPMux(logs.NewLogger("ice"), wrap(udp))
 	me, ir, err := client.DefaultMedia()
 	if err != nil {
 		_ = mux.Close()
-		return nil, nil, fmt.Errorf("throttle: media engine: %w", err)
+		return nil, nil, fmt.Errorf("media engine: %w", err)
 	}
 	se := webrtc.SettingEngine{LoggerFactory: logs}
 	se.SetIncludeLoopbackCandidate(true) // else the mux's 127.0.0.1 is skipped

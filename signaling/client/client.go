@@ -28,6 +28,11 @@ type Config struct {
 	Token string
 	// API builds the peer connections. Default: LoopbackAPI().
 	API *webrtc.API
+	// PublishAPI, if set, builds the publisher connection instead of API.
+	// An API whose connections share one UDP mux must not serve both of a
+	// client's connections: they reach the same server address, so the mux
+	// could not tell their packets apart.
+	PublishAPI *webrtc.API
 	// OnTrack is called for each track received on the subscriber
 	// connection. The callee must read the track.
 	OnTrack func(*webrtc.TrackRemote, *webrtc.RTPReceiver)
@@ -78,6 +83,11 @@ func LoopbackAPI(networks ...webrtc.NetworkType) (*webrtc.API, error) {
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetNetworkTypes(networks)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
+	bigNet, err := newBigBufferNet()
+	if err != nil {
+		return nil, err
+	}
+	se.SetNet(bigNet)
 	return webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithInterceptorRegistry(ir),
 		webrtc.WithSettingEngine(se)), nil
 }
@@ -168,7 +178,11 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 }
 
 func (c *Client) newPC(target string) (*webrtc.PeerConnection, error) {
-	pc, err := c.cfg.API.NewPeerConnection(webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle})
+	api := c.cfg.API
+	if target == signaling.TargetPub && c.cfg.PublishAPI != nil {
+		api = c.cfg.PublishAPI
+	}
+	pc, err := api.NewPeerConnection(webrtc.Configuration{BundlePolicy: webrtc.BundlePolicyMaxBundle})
 	if err != nil {
 		return nil, err
 	}

@@ -95,6 +95,7 @@
   let offerChain = Promise.resolve();
   const names = new Map();       // peer id -> display name
   const tiles = new Map();       // peer id -> {el, video, label, select, stream, quality, videoTracks}
+  const published = new Map();   // peer id -> Set of its published video track ids ("track_published")
   let activeSpeaker = '';        // from "speaker" events; '' when nobody speaks
   const layerChain = new Map();  // our track id -> promise chain of setParameters calls
   const remoteQ = { pub: [], sub: [] };   // server candidates waiting for a remote description
@@ -178,7 +179,7 @@
     select.value = tile.quality ?? 'high';
     select.addEventListener('change', () => {
       tile.quality = select.value;
-      for (const track of tile.videoTracks) sendQuality(track, tile.quality);
+      for (const trackId of videoIds(id)) sendQuality(trackId, tile.quality);
     });
     tiles.set(id, tile);
     renderTile(id, tile);
@@ -194,10 +195,24 @@
     tile.el.classList.toggle('speaking', id === activeSpeaker);
   }
 
-  // sendQuality asks the server for one of our received video tracks at q.
-  // The track id is the one the server gave it ("<peer>:<track>").
-  function sendQuality(track, q) {
-    if (track.readyState !== 'ended') send('quality', { track: track.id, quality: q });
+  // sendQuality asks the server for a video track at q. The track id is the
+  // one subscribers see ("<peer>:<track>", the received MediaStreamTrack.id).
+  function sendQuality(trackId, q) {
+    send('quality', { track: trackId, quality: q });
+  }
+
+  // videoIds lists a peer's video tracks: announced ones and received ones.
+  function videoIds(id) {
+    const ids = new Set(published.get(id));
+    for (const track of tiles.get(id)?.videoTracks ?? []) if (track.readyState !== 'ended') ids.add(track.id);
+    return ids;
+  }
+
+  // updateSelect shows a tile's quality selector while the peer has video,
+  // also video turned off (so it can be turned on again).
+  function updateSelect(id) {
+    const tile = tiles.get(id);
+    if (tile) tile.select.hidden = videoIds(id).size === 0;
   }
 
   function removeTile(id) {
@@ -209,10 +224,13 @@
     tiles.delete(id);
   }
 
-  // dropIfEmpty removes a peer's tile once its stream has no live track.
+  // dropIfEmpty removes a peer's tile once its stream has no live track,
+  // unless the peer still publishes video this page may ask for again.
   function dropIfEmpty(id, stream) {
     const tile = tiles.get(id);
-    if (tile?.stream === stream && stream.getTracks().every((x) => x.readyState === 'ended')) removeTile(id);
+    if (tile?.stream !== stream) return;
+    if (stream.getTracks().every((x) => x.readyState === 'ended') && !published.get(id)?.size) removeTile(id);
+    else updateSelect(id);
   }
 
   function play(video) {
@@ -235,19 +253,18 @@
       tile.stream = stream;
       tile.video.srcObject = stream;
       stream.onremovetrack = (e) => {
-        if (tile.videoTracks.delete(e.track)) tile.select.hidden = tile.videoTracks.size === 0;
+        tile.videoTracks.delete(e.track);
         dropIfEmpty(id, stream);
       };
     }
     ev.track.addEventListener('ended', () => {
       tile.videoTracks.delete(ev.track);
-      tile.select.hidden = tile.videoTracks.size === 0;
       dropIfEmpty(id, stream);
     });
     if (ev.track.kind === 'video') {
       tile.videoTracks.add(ev.track);
-      tile.select.hidden = false;
-      if (tile.quality) sendQuality(ev.track, tile.quality);
+      updateSelect(id);
+      if (tile.quality) sendQuality(ev.track.id, tile.quality);
     }
     play(tile.video);
   }
@@ -386,6 +403,7 @@
       case 'peer_left': {
         const name = names.get(d.id) ?? d.id;
         names.delete(d.id);
+        published.delete(d.id);
         removeTile(d.id);
         say('peerLeft', { name });
         render();
@@ -394,6 +412,27 @@
       case 'layers':
         onLayers(d);
         break;
+      case 'track_published':
+        // In a large room video comes only on request: ask for it at once
+        // when a quality is chosen for this peer (or for everyone, ?quality=).
+        if (d.kind === 'video') {
+          if (!published.has(d.peer_id)) published.set(d.peer_id, new Set());
+          published.get(d.peer_id).add(d.track);
+          updateSelect(d.peer_id);
+          const q = tiles.get(d.peer_id)?.quality ?? defaultQuality;
+          if (q) sendQuality(d.track, q);
+        }
+        break;
+      case 'track_unpublished': {
+        // The next "sub" offer removes the track itself, if we received it.
+        const set = published.get(d.peer_id);
+        if (set?.delete(d.track)) {
+          const tile = tiles.get(d.peer_id);
+          if (tile?.stream) dropIfEmpty(d.peer_id, tile.stream);
+          else updateSelect(d.peer_id);
+        }
+        break;
+      }
       case 'speaker':
         onSpeaker(d);
         break;
@@ -449,6 +488,7 @@
     leaving = false;
     me = null;
     names.clear();
+    published.clear();
     for (const q of [remoteQ, localQ]) { q.pub = []; q.sub = []; }
     descSent.pub = descSent.sub = false;
     cau.pub = null;
@@ -506,6 +546,7 @@
     });
     me = null;
     names.clear();
+    published.clear();
     ui.call.hidden = true;
     ui.joinSec.hidden = false;
     render();

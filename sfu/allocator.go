@@ -123,7 +123,7 @@ func plan(items []planItem, budget int64) (limited bool, used int64) {
 				break
 			}
 		}
-		if it.pick < 0 && it.d.priority > 0 {
+		if it.pick < 0 && it.d.priority >= 0 {
 			for l := 0; l <= maxL; l++ { // important video never goes dark
 				if it.layers[l] != 0 {
 					it.pick = l

@@ -35,8 +35,8 @@ type SubscribeOptions struct {
 	// Quality caps the simulcast layer (video). Default high.
 	Quality Quality
 	// Priority orders video tracks when bandwidth is short: higher first.
-	// Tracks with priority above 0 keep their lowest layer however short
-	// bandwidth is; others may be paused.
+	// Tracks with priority 0 or above keep their lowest layer however short
+	// bandwidth is; tracks with a negative priority may be paused.
 	Priority int
 }
 

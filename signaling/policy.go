@@ -28,8 +28,9 @@ type Choice struct {
 	Receive bool
 	// Quality caps a video track; the subscriber's own request may lower it.
 	Quality sfu.Quality
-	// Priority orders video when bandwidth is short (higher first); above 0
-	// the track keeps at least its lowest layer.
+	// Priority orders video when bandwidth is short (higher first); at 0 or
+	// above the track keeps at least its lowest layer, below 0 it may be
+	// paused.
 	Priority int
 }
 

@@ -89,9 +89,11 @@ func (sub *Subscriber) estimate(now time.Time) int64 {
 }
 
 type planItem struct {
-	d      *downTrack
-	layers [maxLayers]int64 // cost of each present layer, 0 if absent
-	pick   int
+	d        *downTrack
+	quality  Quality // copied under the subscriber's lock
+	priority int
+	layers   [maxLayers]int64 // cost of each present layer, 0 if absent
+	pick     int
 }
 
 // plan assigns layers within budget. It reports whether any video track got
@@ -100,7 +102,7 @@ func plan(items []planItem, budget int64) (limited bool, used int64) {
 	remaining := budget
 	for i := range items {
 		it := &items[i]
-		maxL := it.d.quality.maxLayer()
+		maxL := it.quality.maxLayer()
 		for maxL >= 0 && it.layers[maxL] == 0 {
 			maxL--
 		}
@@ -123,7 +125,7 @@ func plan(items []planItem, budget int64) (limited bool, used int64) {
 				break
 			}
 		}
-		if it.pick < 0 && it.d.priority >= 0 {
+		if it.pick < 0 && it.priority >= 0 {
 			for l := 0; l <= maxL; l++ { // important video never goes dark
 				if it.layers[l] != 0 {
 					it.pick = l
@@ -152,7 +154,7 @@ func (sub *Subscriber) allocate(now time.Time) {
 			audio++
 			continue
 		}
-		it := planItem{d: d}
+		it := planItem{d: d, quality: d.quality, priority: d.priority}
 		up.mu.Lock()
 		for i, l := range up.layers {
 			if l != nil {
@@ -163,7 +165,7 @@ func (sub *Subscriber) allocate(now time.Time) {
 		items = append(items, it)
 	}
 	sub.mu.Unlock()
-	sort.SliceStable(items, func(i, j int) bool { return items[i].d.priority > items[j].d.priority })
+	sort.SliceStable(items, func(i, j int) bool { return items[i].priority > items[j].priority })
 
 	a := &sub.alloc
 	est := sub.estimate(now)
@@ -236,7 +238,7 @@ func (sub *Subscriber) allocate(now time.Time) {
 // nextStep is the budget that lifts the first held-back track one layer.
 func nextStep(items []planItem, used int64) int64 {
 	for _, it := range items {
-		maxL := it.d.quality.maxLayer()
+		maxL := it.quality.maxLayer()
 		for l := it.pick + 1; l <= maxL && l < maxLayers; l++ {
 			if it.layers[l] != 0 {
 				cur := int64(0)

@@ -14,8 +14,9 @@ import (
 )
 
 // sendQueue is how many frames may wait for a slow client before it is
-// dropped.
-const sendQueue = 256
+// dropped. A province meeting's join storm queues a peer_joined and two
+// track_published frames per site for each early joiner.
+const sendQueue = 2048
 
 const writeWait = 10 * time.Second
 

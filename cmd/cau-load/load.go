@@ -370,13 +370,16 @@ func (l *load) summarise(wall time.Duration, srvCPU, selfCPU, rss float64, t0, t
 				}
 				s.ExpectedTracks++
 				st := b.track(pub, kind)
-				if st == nil {
-					continue
+				var first time.Time
+				if st != nil {
+					st.mu.Lock()
+					first = st.firstAt
+					st.mu.Unlock()
 				}
-				st.mu.Lock()
-				first := st.firstAt
-				st.mu.Unlock()
 				if first.IsZero() {
+					if os.Getenv("CAU_LOAD_DEBUG") != "" {
+						fmt.Fprintf(os.Stderr, "silent track %s <- %s/%s (subscribed %v)\n", b.plan.id, pub, kind, st != nil)
+					}
 					continue
 				}
 				s.ReceivingTracks++

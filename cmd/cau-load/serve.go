@@ -29,8 +29,12 @@ func serveChild(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	level := slog.LevelWarn
+	if v := os.Getenv("CAU_LOAD_SERVER_LOG"); v != "" {
+		_ = level.UnmarshalText([]byte(v))
+	}
 	a, err := startServer(dir, os.Getenv(secretEnv), *codec, *pprofAddr,
-		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", cfg.URL, err)
 	}
-	c := &Client{cfg: cfg, ws: ws, events: make(chan signaling.Envelope, 256), done: make(chan struct{})}
+	c := &Client{cfg: cfg, ws: ws, events: make(chan signaling.Envelope, 4096), done: make(chan struct{})}
 	if err := c.Send(signaling.TypeJoin, signaling.JoinData{Token: cfg.Token}); err != nil {
 		ws.Close()
 		return nil, err

@@ -85,7 +85,7 @@ func New(cfg Config) (*SFU, error) {
 	_ = udp.SetWriteBuffer(8 << 20)
 	pionLog := logging.NewDefaultLoggerFactory()
 	pionLog.DefaultLogLevel = logging.LogLevelError
-	s.udpMux = webrtc.NewICEUDPMux(pionLog.NewLogger("udpmux"), udp)
+	s.udpMux = webrtc.NewICEUDPMux(pionLog.NewLogger("udpmux"), newBatchConn(udp))
 	s.closers = append(s.closers, s.udpMux.Close)
 	if cfg.TCPPort >= 0 {
 		tcp, err := net.ListenTCP("tcp", &net.TCPAddr{IP: ip, Port: cfg.TCPPort})

@@ -189,3 +189,17 @@ func TestH264Meeting(t *testing.T) {
 		t.Errorf("%d packets missing", r.Missing())
 	}
 }
+
+// TestAllInterfacesSocket: with the ICE port bound to all interfaces (the
+// production default, a dual-stack socket), batched sends reach an IPv4
+// client.
+func TestAllInterfacesSocket(t *testing.T) {
+	a := testutil.StartServer(t, func(c *app.Config) { c.ICEIP = "" })
+	pub := testutil.Join(t, a, "pub", "dual")
+	pub.Publish(t)
+	sub := testutil.Join(t, a, "sub", "dual")
+	testutil.Eventually(t, 10*time.Second, "video over a dual-stack socket", func() bool {
+		r := sub.Track("pub", "video")
+		return r != nil && r.Count() > 30
+	})
+}

@@ -28,7 +28,7 @@ func videoFeedback() []webrtc.RTCPFeedback {
 
 // registerCodecs offers Opus and exactly one video codec, so every
 // participant of a meeting sends and receives the same video format.
-func registerCodecs(me *webrtc.MediaEngine, videoMime string) error {
+func registerCodecs(me *webrtc.MediaEngine, videoMime string, subscriber bool) error {
 	opus := webrtc.RTPCodecParameters{
 		RTPCodecCapability: webrtc.RTPCodecCapability{
 			MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2,
@@ -63,9 +63,21 @@ func registerCodecs(me *webrtc.MediaEngine, videoMime string) error {
 	if err := me.RegisterCodec(video, webrtc.RTPCodecTypeVideo); err != nil {
 		return fmt.Errorf("register %s: %w", videoMime, err)
 	}
-	// No RTX: retransmissions answer NACKs on the media SSRC. With RTX
-	// negotiated, pion v4.2.20 receivers did not recover lost packets in
-	// our tests (TestRoomFanout, throttled links), while plain NACK does.
+	// Subscribers may negotiate RTX: the SFU answers their NACKs itself
+	// (retransmit.go) on the RTX stream. Publishers are not offered RTX:
+	// their retransmissions come on the media stream, which pion's receive
+	// path recovers reliably.
+	if subscriber {
+		rtx := webrtc.RTPCodecParameters{
+			RTPCodecCapability: webrtc.RTPCodecCapability{
+				MimeType: webrtc.MimeTypeRTX, ClockRate: 90000, SDPFmtpLine: fmt.Sprintf("apt=%d", video.PayloadType),
+			},
+			PayloadType: video.PayloadType + 1,
+		}
+		if err := me.RegisterCodec(rtx, webrtc.RTPCodecTypeVideo); err != nil {
+			return fmt.Errorf("register rtx: %w", err)
+		}
+	}
 	// Simulcast needs the MID and RID header extensions.
 	if err := webrtc.ConfigureSimulcastExtensionHeaders(me); err != nil {
 		return fmt.Errorf("register simulcast extensions: %w", err)
@@ -77,14 +89,19 @@ func registerCodecs(me *webrtc.MediaEngine, videoMime string) error {
 	return nil
 }
 
-// registerInterceptors installs NACK generator and responder, RTCP sender and
-// receiver reports, TWCC feedback for what we receive, and TWCC sequence
-// numbers on what we send (so subscribers report their downlink).
-func registerInterceptors(me *webrtc.MediaEngine, ir *interceptor.Registry) error {
-	// The responder keeps each outgoing stream's last 256 packets: about 2 s
-	// of 720p video, bounded memory for 200 subscribers.
-	if err := webrtc.ConfigureNackWithOptions(me, ir, nil, nack.ResponderSize(256)); err != nil {
-		return fmt.Errorf("configure nack: %w", err)
+// registerInterceptors installs RTCP sender and receiver reports, TWCC
+// feedback for what we receive, TWCC sequence numbers on what we send (so
+// subscribers report their downlink), and on publisher connections a NACK
+// generator. Subscribers' NACKs are answered by the SFU itself from one
+// cache per track (retransmit.go), not by pion's responder, which would copy
+// every packet once per subscriber.
+func registerInterceptors(me *webrtc.MediaEngine, ir *interceptor.Registry, subscriber bool) error {
+	if !subscriber {
+		gen, err := nack.NewGeneratorInterceptor()
+		if err != nil {
+			return fmt.Errorf("configure nack: %w", err)
+		}
+		ir.Add(gen)
 	}
 	if err := webrtc.ConfigureRTCPReports(ir); err != nil {
 		return fmt.Errorf("configure rtcp reports: %w", err)

@@ -115,7 +115,7 @@ func New(cfg Config) (*SFU, error) {
 
 func (s *SFU) newAPI(videoMime string, logs logging.LoggerFactory, subscriber bool) (*webrtc.API, error) {
 	me := &webrtc.MediaEngine{}
-	if err := registerCodecs(me, videoMime); err != nil {
+	if err := registerCodecs(me, videoMime, subscriber); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -125,7 +125,7 @@ func (s *SFU) newAPI(videoMime string, logs logging.LoggerFactory, subscriber bo
 		ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
 			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(2_000_000),
 				gcc.SendSideBWEMinBitrate(100_000), gcc.SendSideBWEMaxBitrate(30_000_000),
-				gcc.SendSideBWEPacer(gcc.NewNoOpPacer()), gcc.WithLoggerFactory(logs))
+				gcc.SendSideBWEPacer(newPassPacer()), gcc.WithLoggerFactory(logs))
 		})
 		if err != nil {
 			return nil, err
@@ -133,7 +133,7 @@ func (s *SFU) newAPI(videoMime string, logs logging.LoggerFactory, subscriber bo
 		ccf.OnNewPeerConnection(func(id string, e cc.BandwidthEstimator) { s.bwes.Store(id, e) })
 		ir.Add(ccf)
 	}
-	if err := registerInterceptors(me, ir); err != nil {
+	if err := registerInterceptors(me, ir, subscriber); err != nil {
 		return nil, err
 	}
 	se := webrtc.SettingEngine{LoggerFactory: logs}

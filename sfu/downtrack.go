@@ -20,10 +20,12 @@ type rtpWriter interface {
 // binding is what the packet path needs once the subscriber's connection has
 // negotiated the track.
 type binding struct {
-	ssrc  uint32
-	pt    uint8
-	w     rtpWriter
-	ready *atomic.Bool // the subscriber's transport is up
+	ssrc    uint32
+	pt      uint8
+	rtxSSRC uint32 // 0 when the subscriber did not negotiate RTX
+	rtxPT   uint8
+	w       rtpWriter
+	ready   *atomic.Bool // the subscriber's transport is up
 }
 
 // downTrack is one subscriber's copy of an UpTrack. It implements
@@ -35,9 +37,10 @@ type downTrack struct {
 	video    bool
 	ready    *atomic.Bool // shared with the subscriber's connection
 
-	binding atomic.Pointer[binding]
-	packets atomic.Uint64
-	bytes   atomic.Uint64
+	binding       atomic.Pointer[binding]
+	packets       atomic.Uint64
+	bytes         atomic.Uint64
+	retransmitted atomic.Uint64
 
 	// target is the layer to forward (-1: none), chosen off the packet path
 	// by the subscriber's allocator; it is written under mu and read
@@ -47,6 +50,7 @@ type downTrack struct {
 	mu      sync.Mutex // held for arithmetic only, never across I/O
 	current int        // layer being forwarded, -1 none
 	rw      rewriter
+	history sendHistory // video: what went out under each sequence number
 
 	// Subscription settings, guarded by the subscriber's lock.
 	quality  Quality
@@ -92,6 +96,9 @@ func (d *downTrack) admit(l *layer, h *rtp.Header, keyframe bool, vp8 *vp8Desc) 
 		d.current = l.idx
 	}
 	out, ok := d.rw.rewrite(h.SSRC, h.SequenceNumber, h.Timestamp, keyframe, vp8)
+	if ok && d.video {
+		d.history.record(out.seq, l, h.SequenceNumber, out)
+	}
 	d.mu.Unlock()
 	return out, ok
 }
@@ -129,7 +136,14 @@ func (d *downTrack) currentLayer() int {
 func (d *downTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, d.src.codec.MimeType) {
-			d.binding.Store(&binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream(), ready: d.ready})
+			b := &binding{ssrc: uint32(ctx.SSRC()), pt: uint8(c.PayloadType), w: ctx.WriteStream(), ready: d.ready}
+			for _, r := range ctx.CodecParameters() {
+				if strings.EqualFold(r.MimeType, webrtc.MimeTypeRTX) &&
+					strings.Contains(r.SDPFmtpLine, fmt.Sprintf("apt=%d", c.PayloadType)) && ctx.SSRCRetransmission() != 0 {
+					b.rtxSSRC, b.rtxPT = uint32(ctx.SSRCRetransmission()), uint8(r.PayloadType)
+				}
+			}
+			d.binding.Store(b)
 			d.requestKeyframe()
 			return c, nil
 		}
@@ -173,6 +187,10 @@ func (d *downTrack) Kind() webrtc.RTPCodecType { return d.src.kind }
 // and hands receiver estimates (REMB) to onREMB.
 func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(bps float32)) {
 	buf := make([]byte, 1500)
+	var r *retransmitter
+	if d.video {
+		r = &retransmitter{}
+	}
 	for {
 		n, _, err := sender.Read(buf)
 		if err != nil {
@@ -189,6 +207,10 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(bps float32))
 			case *rtcp.ReceiverEstimatedMaximumBitrate:
 				if onREMB != nil {
 					onREMB(p.Bitrate)
+				}
+			case *rtcp.TransportLayerNack:
+				if r != nil {
+					d.resend(p, r)
 				}
 			}
 		}

@@ -186,6 +186,10 @@ type TrackState struct {
 	Current  int // layer being forwarded, -1 none
 	Packets  uint64
 	Bytes    uint64
+	// Retransmitted counts packets resent for this subscriber's NACKs, and
+	// RTX whether they go on an RTX stream.
+	Retransmitted uint64
+	RTX           bool
 }
 
 // Tracks describes every subscribed track.
@@ -198,7 +202,11 @@ func (sub *Subscriber) Tracks() []TrackState {
 		out = append(out, TrackState{
 			PeerID: up.peerID, TrackID: d.id, Kind: up.Kind(), Quality: d.quality, Priority: d.priority,
 			Target: int(d.target.Load()), Current: d.currentLayer(), Packets: d.packets.Load(), Bytes: d.bytes.Load(),
+			Retransmitted: d.retransmitted.Load(),
 		})
+		if b := d.binding.Load(); b != nil {
+			out[len(out)-1].RTX = b.rtxSSRC != 0
+		}
 	}
 	return out
 }

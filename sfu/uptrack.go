@@ -63,6 +63,8 @@ type layer struct {
 	keyPending atomic.Bool
 	keyReqs    atomic.Uint64
 
+	cache *packetCache // video only: answers subscribers' NACKs
+
 	// Scratch space owned by the layer's reader goroutine: the rewritten
 	// header and payload handed to each subscriber's writer.
 	out     rtp.Header
@@ -107,6 +109,9 @@ func (u *UpTrack) addLayer(idx int, rid string, ssrc uint32) *layer {
 		return nil
 	}
 	l := &layer{up: u, idx: idx, rid: rid, ssrc: ssrc, sampledAt: time.Now()}
+	if u.kind == webrtc.RTPCodecTypeVideo {
+		l.cache = &packetCache{}
+	}
 	l.nominal.Store(defaultLayerRate[idx])
 	u.layers[idx] = l
 	if rid != "" {
@@ -284,14 +289,15 @@ func (l *layer) run(read func([]byte) (int, error)) {
 		if pkt.Unmarshal(buf[:n]) != nil {
 			continue
 		}
-		l.forward(&pkt, n)
+		l.forward(&pkt, buf[:n])
 	}
 }
 
 // forward is the per-packet path: no allocation, no lock but each
 // subscriber's tiny selection mutex, no logging.
-func (l *layer) forward(pkt *rtp.Packet, size int) {
+func (l *layer) forward(pkt *rtp.Packet, raw []byte) {
 	u := l.up
+	size := len(raw)
 	n := l.packets.Add(1)
 	l.bytes.Add(uint64(size))
 	if !l.inStarted {
@@ -321,6 +327,9 @@ func (l *layer) forward(pkt *rtp.Packet, size int) {
 	}()
 	if len(pkt.Payload) == 0 {
 		return // padding-only probe: not worth a subscriber's bandwidth
+	}
+	if l.cache != nil {
+		l.cache.put(pkt.SequenceNumber, raw)
 	}
 	if u.levelExt != 0 {
 		if ext := pkt.GetExtension(u.levelExt); len(ext) > 0 {

@@ -52,13 +52,15 @@ func TestForwardSkipsUnboundAndStartsOnKeyframe(t *testing.T) {
 	up := l.up
 	unbound := newDownTrack(up, &atomic.Bool{})
 	up.addDown(unbound) // negotiated but not bound yet
-	var pkt = mustUnmarshal(t, vp8Packet(1, 0, false))
-	l.forward(&pkt, 100)
+	raw := vp8Packet(1, 0, false)
+	var pkt = mustUnmarshal(t, raw)
+	l.forward(&pkt, raw)
 	if w.n != 0 {
 		t.Fatalf("a delta frame before any keyframe was forwarded %d times", w.n)
 	}
-	pkt = mustUnmarshal(t, vp8Packet(2, 3000, true))
-	l.forward(&pkt, 100)
+	raw = vp8Packet(2, 3000, true)
+	pkt = mustUnmarshal(t, raw)
+	l.forward(&pkt, raw)
 	if w.n != 2 {
 		t.Fatalf("keyframe forwarded %d times, want 2 (bound subscribers only)", w.n)
 	}
@@ -73,14 +75,16 @@ func TestForwardSkipsUnboundAndStartsOnKeyframe(t *testing.T) {
 // allocate.
 func TestForwardDoesNotAllocate(t *testing.T) {
 	up, _ := benchUpTrack(t, 200)
-	key := mustUnmarshal(t, vp8Packet(0, 0, true))
-	up.forward(&key, 1200)
-	delta := mustUnmarshal(t, vp8Packet(1, 3000, false))
+	keyRaw := vp8Packet(0, 0, true)
+	key := mustUnmarshal(t, keyRaw)
+	up.forward(&key, keyRaw)
+	deltaRaw := vp8Packet(1, 3000, false)
+	delta := mustUnmarshal(t, deltaRaw)
 	seq := uint16(1)
 	allocs := testing.AllocsPerRun(200, func() {
 		seq++
 		delta.SequenceNumber = seq
-		up.forward(&delta, 1200)
+		up.forward(&delta, deltaRaw)
 	})
 	if allocs != 0 {
 		t.Fatalf("forwarding one packet to 200 subscribers made %.1f allocations, want 0", allocs)
@@ -102,8 +106,9 @@ func TestLayerSwitchRewritesWithoutAllocating(t *testing.T) {
 	d.binding.Store(&binding{ssrc: 9, pt: ptVP8, w: rec, ready: ready})
 	up.addDown(d)
 	send := func(l *layer, n int, key bool) {
-		p := mustUnmarshal(t, vp8LayerPacket(l.idx, n, key))
-		l.forward(&p, 1200)
+		raw := vp8LayerPacket(l.idx, n, key)
+		p := mustUnmarshal(t, raw)
+		l.forward(&p, raw)
 	}
 	send(low, 0, true)
 	send(low, 1, false)
@@ -130,9 +135,10 @@ func TestLayerSwitchRewritesWithoutAllocating(t *testing.T) {
 	d.binding.Store(&binding{ssrc: 9, pt: ptVP8, w: &countingWriter{}, ready: ready})
 	n := 10
 	allocs := testing.AllocsPerRun(100, func() {
-		p := mustUnmarshal(t, vp8LayerPacket(2, n, false))
+		raw := vp8LayerPacket(2, n, false)
+		p := mustUnmarshal(t, raw)
 		n++
-		high.forward(&p, 1200)
+		high.forward(&p, raw)
 	})
 	// mustUnmarshal and vp8LayerPacket allocate; forward must add nothing.
 	base := testing.AllocsPerRun(100, func() { _ = mustUnmarshal(t, vp8LayerPacket(2, n, false)) })

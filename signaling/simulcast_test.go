@@ -8,6 +8,7 @@ import (
 	"github.com/cau-bridge/cau/internal/app"
 	"github.com/cau-bridge/cau/internal/netem"
 	"github.com/cau-bridge/cau/internal/testutil"
+	"github.com/cau-bridge/cau/sfu"
 	"github.com/cau-bridge/cau/signaling"
 )
 
@@ -201,4 +202,38 @@ func TestSpeakerDetectionAndLargeRoomAudio(t *testing.T) {
 		rb := listener.Track("b", "audio")
 		return rb != nil && rb.Count() > 20
 	})
+}
+
+// TestLossyLinkRepairedByRetransmission: a subscriber losing 5% of what it
+// receives gets every video packet in the end, through the SFU's own
+// retransmissions from its per-track cache, on the RTX stream it negotiated.
+func TestLossyLinkRepairedByRetransmission(t *testing.T) {
+	a := testutil.StartServer(t, nil)
+	pub := testutil.Join(t, a, "pub", "nack")
+	pub.PublishSimulcast(t)
+	th := netem.NewThrottle()
+	sub := testutil.JoinWith(t, a, "lossy", "nack", testutil.ThrottledAPI(t, th))
+	testutil.Eventually(t, 15*time.Second, "video", func() bool {
+		r := sub.Track("pub", "video")
+		return r != nil && r.Count() > 30
+	})
+	r := sub.Track("pub", "video")
+	th.SetLoss(0.05)
+	time.Sleep(4 * time.Second)
+	th.SetLoss(0)
+	_, dropped := th.Stats()
+	if dropped == 0 {
+		t.Fatal("the link lost nothing; the test proves nothing")
+	}
+	testutil.Eventually(t, 5*time.Second, "every lost video packet to be repaired", func() bool { return r.Missing() == 0 })
+	var video sfu.TrackState
+	for _, tr := range a.Signaling.SubscriberTracks("nack", "lossy") {
+		if tr.Kind == "video" {
+			video = tr
+		}
+	}
+	if video.Retransmitted == 0 || !video.RTX {
+		t.Errorf("retransmitted %d packets, RTX %v; want some, on RTX", video.Retransmitted, video.RTX)
+	}
+	t.Logf("%d packets dropped on the link, %d retransmitted", dropped, video.Retransmitted)
 }

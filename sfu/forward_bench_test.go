@@ -72,6 +72,7 @@ func BenchmarkForward(b *testing.B) {
 			// first packet, once.
 			_ = pkt.Unmarshal(raws[0])
 			up.forward(&pkt, raws[0])
+			w.n = 0
 			b.ReportAllocs()
 			b.ResetTimer()
 			seq := uint16(1)

@@ -237,3 +237,34 @@ func TestLossyLinkRepairedByRetransmission(t *testing.T) {
 	}
 	t.Logf("%d packets dropped on the link, %d retransmitted", dropped, video.Retransmitted)
 }
+
+// TestH264Simulcast: an H.264 meeting switches a subscriber between
+// simulcast layers on keyframes, with no gap in sequence numbers.
+func TestH264Simulcast(t *testing.T) {
+	a := testutil.StartServer(t, func(c *app.Config) { c.VideoCodec = "video/H264" })
+	pub := testutil.Join(t, a, "pub", "h264sim")
+	pub.PublishSimulcastCodec(t, "video/H264")
+	sub := testutil.Join(t, a, "sub", "h264sim")
+	testutil.Eventually(t, 15*time.Second, "H.264 video", func() bool {
+		r := sub.Track("pub", "video")
+		return r != nil && r.Count() > 30
+	})
+	r := sub.Track("pub", "video")
+	current := func() int {
+		for _, tr := range a.Signaling.SubscriberTracks("h264sim", "sub") {
+			if tr.Kind == "video" {
+				return tr.Current
+			}
+		}
+		return -2
+	}
+	for _, step := range []struct {
+		quality string
+		layer   int
+	}{{"low", 0}, {"high", 2}, {"medium", 1}} {
+		at := askQuality(t, sub, "pub:camera", step.quality)
+		testutil.Eventually(t, 5*time.Second, "the "+step.quality+" layer", func() bool { return current() == step.layer })
+		testutil.Eventually(t, 3*time.Second, "a keyframe after the switch", func() bool { return r.KeyframeAfter(at) })
+	}
+	testutil.Eventually(t, 3*time.Second, "no sequence gap", func() bool { return r.Missing() == 0 })
+}

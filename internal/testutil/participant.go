@@ -338,14 +338,26 @@ func (p *Participant) LayerPaused(rid string) bool {
 // layers follow the server's pause and resume requests.
 func (p *Participant) PublishSimulcast(t testing.TB) {
 	t.Helper()
+	p.PublishSimulcastCodec(t, webrtc.MimeTypeVP8)
+}
+
+// PublishSimulcastCodec is PublishSimulcast in VP8 or H.264.
+func (p *Participant) PublishSimulcastCodec(t testing.TB, videoMime string) {
+	t.Helper()
 	var tracks []*webrtc.TrackLocalStaticSample
 	var players []*testmedia.Player
 	for _, rid := range []string{"l", "m", "h"} {
-		clip, err := testmedia.VP8("sim-" + rid + ".ivf")
+		var clip *testmedia.Clip
+		var err error
+		if videoMime == webrtc.MimeTypeH264 {
+			clip, err = testmedia.H264("sim-"+rid+".h264", 15)
+		} else {
+			clip, err = testmedia.VP8("sim-" + rid + ".ivf")
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeVP8},
+		tr, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: videoMime},
 			"camera", p.ID, webrtc.WithRTPStreamID(rid))
 		if err != nil {
 			t.Fatal(err)

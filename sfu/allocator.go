@@ -251,9 +251,3 @@ func nextStep(items []planItem, used int64) int64 {
 	}
 	return used
 }
-
-// Budget reports the subscriber's current downlink estimate and the floor
-// proven by probing, in bit/s.
-func (sub *Subscriber) Budget() (estimate, floor int64, probing bool) {
-	return sub.alloc.lastEst, sub.alloc.floor, sub.alloc.probing
-}

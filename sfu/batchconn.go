@@ -115,6 +115,9 @@ func (b *batchConn) flush() {
 		for i := 0; i < n; i++ {
 			o := batch[i]
 			ip := o.addr.Addr()
+			if !b.v6 && !ip.Unmap().Is4() {
+				ip = netip.IPv4Unspecified() // cannot happen on an IPv4 socket's ICE pairs; never panic
+			}
 			if b.v6 {
 				a16 := ip.As16()
 				addrs[i].IP = append(addrs[i].IP[:0], a16[:]...)

@@ -17,6 +17,7 @@ type room struct {
 	policy Policy
 
 	mu       sync.Mutex
+	closed   bool // emptied and forgotten by the server: join elsewhere
 	peers    map[string]*session
 	order    []string // join order, for stable peer lists
 	tracks   []*sfu.UpTrack
@@ -45,10 +46,14 @@ func (r *room) close() { r.stop() }
 // join adds a session, replacing an older session of the same identity, and
 // returns the replaced one (to be closed by the caller). welcome is called
 // with the peers already present before anything else can be sent to the
-// newcomer, so "joined" is always its first frame.
-func (r *room) join(s *session, welcome func(others []PeerInfo)) (replaced *session) {
+// newcomer, so "joined" is always its first frame. It returns ok=false if
+// the room has closed meanwhile.
+func (r *room) join(s *session, welcome func(others []PeerInfo)) (replaced *session, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return nil, false
+	}
 	if old, ok := r.peers[s.peerID]; ok {
 		replaced = old
 		r.removeLocked(old)
@@ -61,7 +66,7 @@ func (r *room) join(s *session, welcome func(others []PeerInfo)) (replaced *sess
 			p.send(TypePeerJoined, s.info())
 		}
 	}
-	return replaced
+	return replaced, true
 }
 
 // subscribeAll gives a newly joined session what the policy grants it, and
@@ -157,7 +162,13 @@ func (r *room) unpublish(up *sfu.UpTrack) {
 	}
 	r.tracks = slices.DeleteFunc(r.tracks, func(t *sfu.UpTrack) bool { return t == up })
 	if up.Kind() == "audio" {
+		// The peer may already publish a newer microphone: keep measuring it.
 		r.detector.Remove(up.PeerID())
+		for _, t := range r.tracks {
+			if t.Kind() == "audio" && t.PeerID() == up.PeerID() {
+				r.detector.Add(t.PeerID(), t.Meter())
+			}
+		}
 	}
 	for _, p := range r.peers {
 		if p.peerID != up.PeerID() {
@@ -257,10 +268,16 @@ func (r *room) requestChanged() {
 	r.reconcileLocked(nil)
 }
 
-func (r *room) empty() bool {
+// closeIfEmpty marks an empty room closed, so no one joins it after the
+// server has forgotten it, and reports whether it did.
+func (r *room) closeIfEmpty() bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.peers) == 0
+	if len(r.peers) > 0 {
+		return false
+	}
+	r.closed = true
+	return true
 }
 
 func (r *room) peerInfos(except string) []PeerInfo {

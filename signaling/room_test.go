@@ -203,3 +203,19 @@ func TestAllInterfacesSocket(t *testing.T) {
 		return r != nil && r.Count() > 30
 	})
 }
+
+// TestRejoinWhileMeetingEmpties: a site that reloads, so its old session
+// closes while the new one joins, always lands in the meeting's live room.
+func TestRejoinWhileMeetingEmpties(t *testing.T) {
+	a := testutil.StartServer(t, nil)
+	for i := 0; i < 20; i++ {
+		old := testutil.Join(t, a, fmt.Sprintf("site-%d", i), "reload")
+		_ = old.Close()
+		fresh := testutil.Join(t, a, fmt.Sprintf("site-%d-again", i), "reload")
+		testutil.Eventually(t, 3*time.Second, "only the new session in the meeting", func() bool {
+			peers := a.Signaling.RoomPeers("reload")
+			return len(peers) == 1 && peers[0].ID == fresh.ID
+		})
+		_ = fresh.Close()
+	}
+}

@@ -128,7 +128,7 @@ func (s *Server) roomFor(name string) *room {
 func (s *Server) dropRoomIfEmpty(r *room) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.empty() && s.rooms[r.name] == r {
+	if s.rooms[r.name] == r && r.closeIfEmpty() {
 		delete(s.rooms, r.name)
 		r.close()
 	}

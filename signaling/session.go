@@ -38,8 +38,11 @@ type session struct {
 	// Set by join, read by the handlers on the read goroutine and by room.
 	peerID string
 	claims *Claims
-	room   *room
-	sub    *sfu.Subscriber
+	// room and sub are set once by join; stateMu orders that against
+	// closeWith, which may run on another goroutine.
+	stateMu sync.Mutex
+	room    *room
+	sub     *sfu.Subscriber
 
 	pubMu sync.Mutex
 	pub   *sfu.Publisher
@@ -201,15 +204,48 @@ func (s *session) handleJoin(env Envelope) bool {
 		s.closeWith(websocket.CloseInternalServerErr, "internal error")
 		return true
 	}
+	s.stateMu.Lock()
+	select {
+	case <-s.stop: // closed while joining: closeWith saw no sub to close
+		s.stateMu.Unlock()
+		_ = sub.Close()
+		return true
+	default:
+	}
 	s.sub = sub
-	s.room = s.srv.roomFor(claims.Meeting)
-	replaced := s.room.join(s, func(others []PeerInfo) {
-		s.send(TypeJoined, JoinedData{
-			PeerID: s.peerID, Meeting: claims.Meeting, Name: claims.Name, Role: claims.Role,
-			VideoCodec: s.srv.cfg.VideoCodec, Peers: others,
-			KeepaliveMS: s.srv.cfg.KeepaliveInterval.Milliseconds(),
+	s.stateMu.Unlock()
+	var replaced *session
+	for attempt := 0; ; attempt++ {
+		r := s.srv.roomFor(claims.Meeting)
+		s.stateMu.Lock()
+		s.room = r
+		s.stateMu.Unlock()
+		var ok bool
+		replaced, ok = r.join(s, func(others []PeerInfo) {
+			s.send(TypeJoined, JoinedData{
+				PeerID: s.peerID, Meeting: claims.Meeting, Name: claims.Name, Role: claims.Role,
+				VideoCodec: s.srv.cfg.VideoCodec, Peers: others,
+				KeepaliveMS: s.srv.cfg.KeepaliveInterval.Milliseconds(),
+			})
 		})
-	})
+		if ok {
+			break
+		}
+		if attempt == 3 {
+			s.sendError(CodeInternal, "the meeting could not be joined; try again", env.ID)
+			s.closeWith(websocket.CloseInternalServerErr, "internal error")
+			return true
+		}
+		// The room emptied and closed between lookup and seating: take the
+		// meeting's new room.
+	}
+	select {
+	case <-s.stop: // closed while joining: leave the seat just taken
+		s.room.leave(s)
+		s.srv.dropRoomIfEmpty(s.room)
+		return true
+	default:
+	}
 	if replaced != nil {
 		replaced.closeWith(websocket.ClosePolicyViolation, "replaced by a newer session")
 	}
@@ -244,6 +280,11 @@ func (s *session) publisher() (*sfu.Publisher, error) {
 	defer s.pubMu.Unlock()
 	if s.pub != nil {
 		return s.pub, nil
+	}
+	select {
+	case <-s.stop: // closeWith has or will read pub under pubMu: do not leak one
+		return nil, sfu.ErrClosed
+	default:
 	}
 	cfg := s.peerConfig()
 	cfg.OnSignal = s.signalTo(TargetPub)
@@ -433,9 +474,12 @@ func (s *session) closeWith(code int, reason string) {
 		close(s.stop)
 		<-s.writerDone
 		_ = s.conn.Close()
-		if s.room != nil {
-			s.room.leave(s)
-			s.srv.dropRoomIfEmpty(s.room)
+		s.stateMu.Lock()
+		room, sub := s.room, s.sub
+		s.stateMu.Unlock()
+		if room != nil {
+			room.leave(s)
+			s.srv.dropRoomIfEmpty(room)
 		}
 		s.pubMu.Lock()
 		pub := s.pub
@@ -443,8 +487,8 @@ func (s *session) closeWith(code int, reason string) {
 		if pub != nil {
 			_ = pub.Close()
 		}
-		if s.sub != nil {
-			_ = s.sub.Close()
+		if sub != nil {
+			_ = sub.Close()
 		}
 		s.log.Info("session closed", "code", code, "reason", reason)
 		close(s.done)

@@ -21,6 +21,17 @@ func askQuality(t *testing.T, p *testutil.Participant, track, q string) time.Tim
 	return at
 }
 
+// videoState is what the server forwards of a subscriber's (first) video
+// track; Current is -2 when there is none.
+func videoState(a *app.App, meeting, peer string) sfu.TrackState {
+	for _, tr := range a.Signaling.SubscriberTracks(meeting, peer) {
+		if tr.Kind == "video" {
+			return tr
+		}
+	}
+	return sfu.TrackState{Current: -2}
+}
+
 // TestSimulcastLayerSwitching: a subscriber asking for low, then high, then
 // low gets that layer each time (told apart by picture size), starting on a
 // keyframe, with no gap in sequence numbers or VP8 picture IDs.
@@ -83,14 +94,7 @@ func TestCongestionMovesSubscriberDownAndUp(t *testing.T) {
 		return r != nil && r.Width() == 1280
 	})
 	r := sub.Track("pub", "video")
-	current := func() int {
-		for _, tr := range a.Signaling.SubscriberTracks("cc", "weak") {
-			if tr.Kind == "video" {
-				return tr.Current
-			}
-		}
-		return -2
-	}
+	current := func() int { return videoState(a, "cc", "weak").Current }
 	th.SetRate(800_000)
 	capped := time.Now()
 	testutil.Eventually(t, 5*time.Second, "the server to forward a lower layer", func() bool {
@@ -226,12 +230,7 @@ func TestLossyLinkRepairedByRetransmission(t *testing.T) {
 		t.Fatal("the link lost nothing; the test proves nothing")
 	}
 	testutil.Eventually(t, 5*time.Second, "every lost video packet to be repaired", func() bool { return r.Missing() == 0 })
-	var video sfu.TrackState
-	for _, tr := range a.Signaling.SubscriberTracks("nack", "lossy") {
-		if tr.Kind == "video" {
-			video = tr
-		}
-	}
+	video := videoState(a, "nack", "lossy")
 	if video.Retransmitted == 0 || !video.RTX {
 		t.Errorf("retransmitted %d packets, RTX %v; want some, on RTX", video.Retransmitted, video.RTX)
 	}
@@ -250,14 +249,7 @@ func TestH264Simulcast(t *testing.T) {
 		return r != nil && r.Count() > 30
 	})
 	r := sub.Track("pub", "video")
-	current := func() int {
-		for _, tr := range a.Signaling.SubscriberTracks("h264sim", "sub") {
-			if tr.Kind == "video" {
-				return tr.Current
-			}
-		}
-		return -2
-	}
+	current := func() int { return videoState(a, "h264sim", "sub").Current }
 	for _, step := range []struct {
 		quality string
 		layer   int

@@ -51,6 +51,7 @@ type SFU struct {
 	apis    map[string]*webrtc.API // publishers', by video codec MIME type
 	subAPIs map[string]*webrtc.API // subscribers', with congestion control
 	bwes    sync.Map               // peer connection ID -> cc.BandwidthEstimator
+	pacers  sync.Map               // cc.BandwidthEstimator -> *passPacer
 	closers []func() error
 
 	counters counters
@@ -123,9 +124,14 @@ func (s *SFU) newAPI(videoMime string, logs logging.LoggerFactory, subscriber bo
 		// The congestion controller must see packets after the TWCC
 		// sequence number is set, so it goes in first.
 		ccf, err := cc.NewInterceptor(func() (cc.BandwidthEstimator, error) {
-			return gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(2_000_000),
+			pacer := newPassPacer()
+			e, err := gcc.NewSendSideBWE(gcc.SendSideBWEInitialBitrate(2_000_000),
 				gcc.SendSideBWEMinBitrate(100_000), gcc.SendSideBWEMaxBitrate(30_000_000),
-				gcc.SendSideBWEPacer(newPassPacer()), gcc.WithLoggerFactory(logs))
+				gcc.SendSideBWEPacer(pacer), gcc.WithLoggerFactory(logs))
+			if err == nil {
+				s.pacers.Store(e, pacer)
+			}
+			return e, err
 		})
 		if err != nil {
 			return nil, err

@@ -41,6 +41,29 @@ func (p *passPacer) AddStream(ssrc uint32, w interceptor.RTPWriter) {
 	p.any.Store(&w)
 }
 
+// remove forgets a stream that no longer sends (pion's pacer interface has
+// no removal, so the subscriber calls this when it unsubscribes a track).
+func (p *passPacer) remove(ssrc uint32) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old := *p.writers.Load()
+	if _, ok := old[ssrc]; !ok {
+		return
+	}
+	next := make(map[uint32]interceptor.RTPWriter, len(old))
+	for k, v := range old {
+		if k != ssrc {
+			next[k] = v
+		}
+	}
+	p.writers.Store(&next)
+	for _, w := range next { // RTX goes through a live stream's writer
+		p.any.Store(&w)
+		return
+	}
+	p.any.Store(nil)
+}
+
 // Write implements interceptor.RTPWriter.
 func (p *passPacer) Write(h *rtp.Header, payload []byte, a interceptor.Attributes) (int, error) {
 	if w, ok := (*p.writers.Load())[h.SSRC]; ok {

@@ -23,6 +23,7 @@ type Subscriber struct {
 	rembAt atomic.Int64          // when it came, unix ns
 	alloc  allocator             // owned by runAllocator
 	kick   chan struct{}
+	pacer  *passPacer // forgets a stream's writer when it is unsubscribed
 }
 
 type subscription struct {
@@ -50,6 +51,9 @@ func (s *SFU) NewSubscriber(cfg PeerConfig) (*Subscriber, error) {
 	sub := &Subscriber{peer: p, downs: map[*UpTrack]subscription{}, kick: make(chan struct{}, 1)}
 	if v, ok := s.bwes.LoadAndDelete(p.pc.ID()); ok {
 		sub.bwe = v.(cc.BandwidthEstimator)
+		if pv, ok := s.pacers.LoadAndDelete(sub.bwe); ok {
+			sub.pacer = pv.(*passPacer)
+		}
 	}
 	sub.alloc = newAllocator()
 	// Media written before the transport is up is lost, so video starts
@@ -160,6 +164,9 @@ func (sub *Subscriber) Unsubscribe(ups ...*UpTrack) error {
 		}
 		s.down.target.Store(-1)
 		up.dyn.poke()
+		if b := s.down.binding.Load(); b != nil && sub.pacer != nil {
+			sub.pacer.remove(b.ssrc)
+		}
 		removed = true
 	}
 	if removed {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pion/interceptor"
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
@@ -159,4 +160,31 @@ func (w *recordingWriter) WriteRTP(h *rtp.Header, payload []byte) (int, error) {
 	w.pics = append(w.pics, pic)
 	w.ssrcs = append(w.ssrcs, h.SSRC)
 	return len(payload), nil
+}
+
+func TestPassPacerForgetsRemovedStreams(t *testing.T) {
+	p := newPassPacer()
+	var got []string
+	w := func(name string) interceptor.RTPWriter {
+		return interceptor.RTPWriterFunc(func(*rtp.Header, []byte, interceptor.Attributes) (int, error) {
+			got = append(got, name)
+			return 0, nil
+		})
+	}
+	p.AddStream(1, w("one"))
+	p.AddStream(2, w("two"))
+	_, _ = p.Write(&rtp.Header{SSRC: 1}, nil, nil)
+	_, _ = p.Write(&rtp.Header{SSRC: 99}, nil, nil) // RTX: any live stream
+	p.remove(2)
+	_, _ = p.Write(&rtp.Header{SSRC: 99}, nil, nil)
+	if len(*p.writers.Load()) != 1 {
+		t.Errorf("%d streams after a removal, want 1", len(*p.writers.Load()))
+	}
+	if got[0] != "one" || got[2] != "one" {
+		t.Errorf("writes went to %v; RTX after the removal must use the live stream", got)
+	}
+	p.remove(1)
+	if _, err := p.Write(&rtp.Header{SSRC: 99}, nil, nil); err == nil {
+		t.Error("a write with no stream left succeeded")
+	}
 }

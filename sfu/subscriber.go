@@ -175,13 +175,6 @@ func (sub *Subscriber) Unsubscribe(ups ...*UpTrack) error {
 	return nil
 }
 
-// Subscribed reports how many tracks this client receives.
-func (sub *Subscriber) Subscribed() int {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	return len(sub.downs)
-}
-
 // TrackState is what one subscribed track currently delivers.
 type TrackState struct {
 	PeerID   string
@@ -216,18 +209,6 @@ func (sub *Subscriber) Tracks() []TrackState {
 		}
 	}
 	return out
-}
-
-// Lookup finds a subscribed track by the ID the client sees.
-func (sub *Subscriber) Lookup(trackID string) *UpTrack {
-	sub.mu.Lock()
-	defer sub.mu.Unlock()
-	for up, s := range sub.downs {
-		if s.down.id == trackID {
-			return up
-		}
-	}
-	return nil
 }
 
 func (sub *Subscriber) onREMB(bps float32) {

@@ -173,21 +173,6 @@ func (u *UpTrack) Layers() []LayerInfo {
 	return out
 }
 
-// Stats returns the packets and bytes received so far over all layers and
-// the keyframe requests sent to the publisher.
-func (u *UpTrack) Stats() (packets, bytes, keyframeRequests uint64) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for _, l := range u.layers {
-		if l != nil {
-			packets += l.packets.Load()
-			bytes += l.bytes.Load()
-			keyframeRequests += l.keyReqs.Load()
-		}
-	}
-	return
-}
-
 // RequestKeyframe asks for a keyframe on every layer.
 func (u *UpTrack) RequestKeyframe() {
 	for i := 0; i < maxLayers; i++ {

@@ -49,19 +49,18 @@ type Client struct {
 	ws  *websocket.Conn
 	wmu sync.Mutex
 
-	mu            sync.Mutex
-	pub, sub      *webrtc.PeerConnection
-	pubPending    bool // re-offer once the outstanding offer is answered
-	pubCands      []webrtc.ICECandidateInit
-	subCands      []webrtc.ICECandidateInit
-	subOffers     int
-	lastSubOffer  string
-	closeCode     int
-	closeText     string
-	events        chan signaling.Envelope
-	done          chan struct{}
-	closeOnce     sync.Once
-	answerWaiters []chan struct{}
+	mu           sync.Mutex
+	pub, sub     *webrtc.PeerConnection
+	pubPending   bool // re-offer once the outstanding offer is answered
+	pubCands     []webrtc.ICECandidateInit
+	subCands     []webrtc.ICECandidateInit
+	subOffers    int
+	lastSubOffer string
+	closeCode    int
+	closeText    string
+	events       chan signaling.Envelope
+	done         chan struct{}
+	closeOnce    sync.Once
 }
 
 // LoopbackAPI is a pion API with the default codecs and interceptors that
@@ -256,12 +255,8 @@ func (c *Client) SubOffers() (int, string) {
 func (c *Client) Publish(tracks ...webrtc.TrackLocal) ([]*webrtc.RTPSender, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pub == nil {
-		pc, err := c.newPC(signaling.TargetPub)
-		if err != nil {
-			return nil, err
-		}
-		c.pub = pc
+	if err := c.ensurePubLocked(); err != nil {
+		return nil, err
 	}
 	var senders []*webrtc.RTPSender
 	for _, t := range tracks {
@@ -283,12 +278,8 @@ func (c *Client) PublishSimulcast(layers []*webrtc.TrackLocalStaticSample, other
 	if len(layers) == 0 {
 		return nil, errors.New("no simulcast layers")
 	}
-	if c.pub == nil {
-		pc, err := c.newPC(signaling.TargetPub)
-		if err != nil {
-			return nil, err
-		}
-		c.pub = pc
+	if err := c.ensurePubLocked(); err != nil {
+		return nil, err
 	}
 	wrapped := make([]*simulcastLayer, len(layers))
 	for i, l := range layers {
@@ -317,14 +308,17 @@ func (c *Client) PublishSimulcast(layers []*webrtc.TrackLocalStaticSample, other
 	return senders, c.offerPubLocked()
 }
 
-// Unpublish stops sending a track and renegotiates.
-func (c *Client) Unpublish(s *webrtc.RTPSender) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.pub.RemoveTrack(s); err != nil {
+// ensurePubLocked creates the publisher connection on first use.
+func (c *Client) ensurePubLocked() error {
+	if c.pub != nil {
+		return nil
+	}
+	pc, err := c.newPC(signaling.TargetPub)
+	if err != nil {
 		return err
 	}
-	return c.offerPubLocked()
+	c.pub = pc
+	return nil
 }
 
 func (c *Client) offerPubLocked() error {
@@ -341,30 +335,6 @@ func (c *Client) offerPubLocked() error {
 		return err
 	}
 	return c.Send(signaling.TypeOffer, signaling.SDPData{Target: signaling.TargetPub, SDP: offer.SDP})
-}
-
-// WaitPubAnswered blocks until the publisher connection is stable (its offer
-// answered) or ctx ends.
-func (c *Client) WaitPubAnswered(ctx context.Context) error {
-	for {
-		c.mu.Lock()
-		ok := c.pub != nil && c.pub.SignalingState() == webrtc.SignalingStateStable && !c.pubPending
-		ch := make(chan struct{})
-		if !ok {
-			c.answerWaiters = append(c.answerWaiters, ch)
-		}
-		c.mu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.done:
-			return errors.New("connection closed")
-		}
-	}
 }
 
 func (c *Client) readLoop() {
@@ -476,10 +446,6 @@ func (c *Client) applyPubAnswer(sdp string) error {
 			return err
 		}
 	}
-	for _, ch := range c.answerWaiters {
-		close(ch)
-	}
-	c.answerWaiters = nil
 	return nil
 }
 

@@ -55,8 +55,8 @@ const (
 	ActPublish     Action = "media.publish"
 	ActSubscribe   Action = "media.subscribe"
 	ActHandRaise   Action = "floor.hand"
-	ActFloorGrant  Action = "floor.grant"  // grant and revoke the floor
-	ActFloorMute   Action = "floor.mute"   // mute, unmute, open a microphone
+	ActFloorGrant  Action = "floor.grant" // grant and revoke the floor
+	ActFloorMute   Action = "floor.mute"  // mute, unmute, open a microphone
 	ActSpotlight   Action = "floor.spotlight"
 	ActGridView    Action = "grid.view"
 	ActQualityFeed Action = "quality.feed"

@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/cau-bridge/cau/registry"
 	"github.com/cau-bridge/cau/signaling"
 )
 
@@ -33,6 +34,13 @@ type Config struct {
 	// generator reads forwarding counters and delays from it).
 	Stats  func() any
 	Logger *slog.Logger
+	// Registry serves the REST API of points, people and meetings; nil
+	// leaves only the development endpoints.
+	Registry *registry.Registry
+	// Live reads the meetings in progress (roll call, quality).
+	Live Live
+	// EndMeeting, if set, is called when a meeting ends, to close its room.
+	EndMeeting func(meeting string)
 }
 
 // Handler is Cầu's HTTP handler.
@@ -56,6 +64,10 @@ func New(cfg Config) *Handler {
 	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/dev/token", devToken(cfg))
+		if cfg.Registry != nil {
+			a := &api{cfg: cfg, reg: cfg.Registry, tokens: cfg.Tokens}
+			a.mountRegistry(r)
+		}
 		r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 			writeError(w, http.StatusNotFound, "not_found", "no such API endpoint")
 		})
@@ -97,6 +109,12 @@ func devToken(cfg Config) http.HandlerFunc {
 			return
 		}
 		req.Name, req.Meeting = strings.TrimSpace(req.Name), strings.TrimSpace(req.Meeting)
+		if strings.HasPrefix(req.Meeting, "m-") {
+			// Registered meetings' ids start with "m-"; they are joined
+			// through POST /api/v1/meetings/{id}/join only.
+			writeError(w, http.StatusBadRequest, "bad_request", "development room names may not start with \"m-\"")
+			return
+		}
 		if req.Name == "" || req.Meeting == "" || utf8.RuneCountInString(req.Name) > 100 ||
 			utf8.RuneCountInString(req.Meeting) > 100 {
 			writeError(w, http.StatusBadRequest, "bad_request", "name and meeting are required, 100 characters at most")

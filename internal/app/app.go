@@ -18,8 +18,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cau-bridge/cau/registry"
 	"github.com/cau-bridge/cau/sfu"
 	"github.com/cau-bridge/cau/signaling"
+	"github.com/cau-bridge/cau/storage"
 	"github.com/cau-bridge/cau/web"
 )
 
@@ -40,6 +42,12 @@ type Config struct {
 	TokenSecret string
 	DevJoin     bool
 	VideoCodec  string
+	// DBPath is the SQLite metadata database. Default <DataDir>/cau.db.
+	DBPath string
+	// AdminPassword is the first IT admin's password, used only when no
+	// account exists; empty makes a random one, written to
+	// <DataDir>/admin.password.
+	AdminPassword string
 	// PprofAddr, if set, serves net/http/pprof there (profiling under load).
 	PprofAddr string
 	Logger    *slog.Logger
@@ -50,17 +58,20 @@ type Config struct {
 // App is a running server.
 type App struct {
 	Tokens    *signaling.Tokens
+	DB        *storage.DB
+	Registry  *registry.Registry
 	SFU       *sfu.SFU
 	Signaling *signaling.Server
 
-	cfg     Config
-	log     *slog.Logger
-	ln      net.Listener
-	http    *http.Server
-	handler *web.Handler
-	tls     bool
-	served  chan error
-	pprof   *http.Server
+	cfg      Config
+	log      *slog.Logger
+	ln       net.Listener
+	http     *http.Server
+	handler  *web.Handler
+	tls      bool
+	served   chan error
+	presence *presenceRecorder
+	pprof    *http.Server
 }
 
 // Start binds every port and serves until Shutdown.
@@ -79,27 +90,39 @@ func Start(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	db, reg, err := openRegistry(cfg)
+	if err != nil {
+		return nil, err
+	}
 	media, err := sfu.New(sfu.Config{
 		ListenIP: cfg.ICEIP, UDPPort: cfg.UDPPort, TCPPort: cfg.TCPPort,
 		PublicIPs: cfg.PublicIPs, IncludeLoopback: cfg.IncludeLoopback, Logger: cfg.Logger,
 	})
 	if err != nil {
+		_ = db.Close()
 		return nil, err
 	}
 	sc := cfg.Signaling
 	sc.Media, sc.Tokens, sc.Logger = media, tokens, cfg.Logger
+	presence := newPresenceRecorder(reg, cfg.Logger)
+	sc.OnPresence = presence.note
+	if sc.Meetings == nil { // tests may bring their own meetings
+		sc.Meetings = registryMeetings{reg}
+	}
 	if cfg.VideoCodec != "" {
 		sc.VideoCodec = cfg.VideoCodec
 	}
 	sig := signaling.NewServer(sc)
 	h := web.New(web.Config{Signaling: sig, Tokens: tokens, DevJoin: cfg.DevJoin, Logger: cfg.Logger,
-		Stats: func() any { return media.Totals() }})
+		Stats: func() any { return media.Totals() }, Registry: reg, Live: live{sig}})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		_ = media.Close()
+		_ = db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	a := &App{
+		DB: db, Registry: reg, presence: presence,
 		Tokens: tokens, SFU: media, Signaling: sig, cfg: cfg, log: cfg.Logger, ln: ln, handler: h,
 		served: make(chan error, 1),
 		http: &http.Server{
@@ -112,6 +135,7 @@ func Start(cfg Config) (*App, error) {
 		if err != nil {
 			_ = ln.Close()
 			_ = media.Close()
+			_ = db.Close()
 			return nil, fmt.Errorf("load TLS certificate: %w", err)
 		}
 		a.http.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -175,7 +199,49 @@ func (a *App) Shutdown(ctx context.Context) error {
 		_ = a.pprof.Close()
 	}
 	errs := []error{a.http.Shutdown(ctx), a.Signaling.Close(ctx), a.SFU.Close()}
+	a.presence.close()
+	errs = append(errs, a.DB.Close())
 	return errors.Join(errs...)
+}
+
+// openRegistry opens the metadata database and makes sure an IT admin
+// account exists.
+func openRegistry(cfg Config) (*storage.DB, *registry.Registry, error) {
+	path := cfg.DBPath
+	if path == "" {
+		path = filepath.Join(cfg.DataDir, "cau.db")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := storage.Open(ctx, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	reg := registry.New(db)
+	pw, generated := cfg.AdminPassword, false
+	if pw == "" {
+		pw, generated = hex.EncodeToString(randomBytes(12)), true
+	}
+	created, err := reg.EnsureAdmin(ctx, pw)
+	if err != nil {
+		_ = db.Close()
+		return nil, nil, fmt.Errorf("create the first admin account: %w", err)
+	}
+	if created && generated {
+		file := filepath.Join(cfg.DataDir, "admin.password")
+		if err := os.WriteFile(file, []byte(pw+"\n"), 0o600); err != nil {
+			_ = db.Close()
+			return nil, nil, fmt.Errorf("write %s: %w", file, err)
+		}
+		cfg.Logger.Warn("created the IT admin account \"admin\"; its password is in "+file, "file", file)
+	}
+	return db, reg, nil
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return b
 }
 
 func tokenSecret(cfg Config) ([]byte, error) {

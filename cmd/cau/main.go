@@ -20,6 +20,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "verify-pdf" { // own exit codes: see verifypdf.go
+		os.Exit(runVerifyPDF(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "cau:", err)
@@ -85,6 +88,8 @@ func runServer(args []string, stderr io.Writer) error {
 	devJoin := fs.Bool("dev-join", true, "let the page mint its own token (development only; turn off in production)")
 	codec := fs.String("video-codec", "VP8", "meeting video codec: VP8 or H264")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
+	dbPath := fs.String("db", "", "SQLite metadata database (default <data-dir>/cau.db)")
+	adminPassword := fs.String("admin-password", "", "password of the first IT admin account \"admin\", used only when no account exists (default: random, written to <data-dir>/admin.password)")
 	if err := parse(fs, args, stderr, "Usage: cau [flags]        run the server\n       cau token [flags]  mint a meeting token"); err != nil {
 		return err
 	}
@@ -117,6 +122,7 @@ func runServer(args []string, stderr io.Writer) error {
 		HTTPAddr: *httpAddr, DataDir: *dataDir, ICEIP: *iceIP, UDPPort: *udpPort, TCPPort: *tcpPort,
 		PublicIPs: publicIPs, IncludeLoopback: *loopback, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		TokenSecret: *secret, DevJoin: *devJoin, VideoCodec: videoMime, Logger: log,
+		DBPath: *dbPath, AdminPassword: *adminPassword,
 	})
 	if err != nil {
 		return err

@@ -1,0 +1,4 @@
+package pdfsig
+
+// ParseDate exposes parseDate to the external tests.
+var ParseDate = parseDate

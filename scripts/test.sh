@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every Cầu test, installing first what the tests need (Chromium).
+# Runs every Cầu test, installing first what the tests need (Chromium, MinIO).
 # Safe to run on a fresh Debian machine with Go; CI runs exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 chromium --version
+
+# A real MinIO server backs the object-store tests (internal/testutil/minio.go);
+# pinned, built from source once and cached.
+if [ ! -x "$CAU_CACHE/bin/minio" ]; then
+  echo "== installing minio into $CAU_CACHE/bin (builds from source: 5-10 min the first time)"
+  GOBIN="$CAU_CACHE/bin" go install github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+fi
+export CAU_MINIO_BIN="$CAU_CACHE/bin/minio" CAU_REQUIRE_MINIO=1
 
 echo "== go vet"
 go vet ./...

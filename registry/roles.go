@@ -45,6 +45,7 @@ const (
 	ActAttendanceWrite   Action = "attendance.write"
 	ActQualityRead       Action = "quality.read"
 	ActAgendaRead        Action = "agenda.read"
+	ActAgendaDraft       Action = "agenda.draft"
 	ActAgendaWrite       Action = "agenda.write"
 	ActAgendaSign        Action = "agenda.sign"
 	ActDocumentsUpload   Action = "documents.upload"
@@ -90,6 +91,7 @@ func table() []rule {
 		{ActAttendanceWrite, []Role{Secretary}, "mark a point absent with a reason"},
 		{ActQualityRead, []Role{Chair, ITAdmin}, "read live quality per point"},
 		{ActAgendaRead, all, "read the agenda and download its documents (per item access list)"},
+		{ActAgendaDraft, []Role{Chair, Secretary}, "read the draft agenda (before it is published)"},
 		{ActAgendaWrite, []Role{Secretary}, "edit the draft agenda and publish a version"},
 		{ActAgendaSign, []Role{Chair, Secretary}, "sign a published version (upload a .p7s or apply the seal)"},
 		{ActDocumentsUpload, []Role{Secretary}, "upload documents"},

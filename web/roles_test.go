@@ -49,6 +49,27 @@ func restEndpoints() []endpoint {
 		{"PUT", "/meetings/{m}/attendance/no-such-point", bad, registry.ActAttendanceWrite},
 		{"GET", "/meetings/{m}/attendance", nil, registry.ActAttendanceRead},
 		{"GET", "/meetings/{m}/quality", nil, registry.ActQualityRead},
+		{"GET", "/meetings/{m}/agenda", nil, registry.ActAgendaRead},
+		{"GET", "/meetings/{m}/agenda/draft", nil, registry.ActAgendaDraft},
+		{"POST", "/meetings/{m}/agenda/items", bad, registry.ActAgendaWrite},
+		{"PUT", "/meetings/{m}/agenda/items/no-such-item", bad, registry.ActAgendaWrite},
+		{"DELETE", "/meetings/{m}/agenda/items/no-such-item", nil, registry.ActAgendaWrite},
+		{"PUT", "/meetings/{m}/agenda/items/no-such-item/documents", bad, registry.ActAgendaWrite},
+		{"PUT", "/meetings/{m}/agenda/order", bad, registry.ActAgendaWrite},
+		{"GET", "/meetings/{m}/agenda/versions", nil, registry.ActAgendaRead},
+		{"GET", "/meetings/{m}/agenda/versions/99", nil, registry.ActAgendaRead},
+		{"GET", "/meetings/{m}/agenda/versions/99/manifest.json", nil, registry.ActAgendaRead},
+		{"GET", "/meetings/{m}/agenda/versions/99/manifest.p7s", nil, registry.ActAgendaRead},
+		{"PUT", "/meetings/{m}/agenda/versions/99/signature", bad, registry.ActAgendaSign},
+		{"POST", "/meetings/{m}/agenda/versions/99/seal", nil, registry.ActAgendaSign},
+		{"GET", "/meetings/{m}/agenda/versions/99/bundle", nil, registry.ActAgendaRead},
+		{"POST", "/meetings/{m}/documents", bad, registry.ActDocumentsUpload},
+		{"GET", "/meetings/{m}/documents", nil, registry.ActAgendaRead},
+		{"GET", "/meetings/{m}/documents/no-such-doc", nil, registry.ActAgendaRead},
+		{"GET", "/meetings/{m}/documents/no-such-doc/content", nil, registry.ActAgendaRead},
+		{"GET", "/meetings/{m}/documents/no-such-doc/url", nil, registry.ActAgendaRead},
+		// Publishing last: allowed, it freezes the (empty) draft.
+		{"POST", "/meetings/{m}/agenda/publish", nil, registry.ActAgendaWrite},
 	}
 }
 

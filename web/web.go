@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/cau-bridge/cau/agenda"
 	"github.com/cau-bridge/cau/registry"
 	"github.com/cau-bridge/cau/signaling"
 )
@@ -39,6 +40,8 @@ type Config struct {
 	Registry *registry.Registry
 	// Live reads the meetings in progress (roll call, quality).
 	Live Live
+	// Agenda serves agendas and documents; nil leaves them out.
+	Agenda *agenda.Service
 	// EndMeeting, if set, is called when a meeting ends, to close its room.
 	EndMeeting func(meeting string)
 }
@@ -67,6 +70,9 @@ func New(cfg Config) *Handler {
 		if cfg.Registry != nil {
 			a := &api{cfg: cfg, reg: cfg.Registry, tokens: cfg.Tokens}
 			a.mountRegistry(r)
+			if cfg.Agenda != nil {
+				a.mountAgenda(r, cfg.Agenda)
+			}
 		}
 		r.NotFound(func(w http.ResponseWriter, _ *http.Request) {
 			writeError(w, http.StatusNotFound, "not_found", "no such API endpoint")

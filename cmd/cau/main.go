@@ -17,6 +17,7 @@ import (
 
 	"github.com/cau-bridge/cau/internal/app"
 	"github.com/cau-bridge/cau/signaling"
+	"github.com/cau-bridge/cau/storage/objstore"
 )
 
 func main() {
@@ -89,9 +90,24 @@ func runServer(args []string, stderr io.Writer) error {
 	codec := fs.String("video-codec", "VP8", "meeting video codec: VP8 or H264")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
 	dbPath := fs.String("db", "", "SQLite metadata database (default <data-dir>/cau.db)")
+	s3 := objstore.Config{}
+	fs.StringVar(&s3.Endpoint, "s3-endpoint", "", "MinIO/S3 host:port for documents (default: local disk under <data-dir>/objects)")
+	fs.StringVar(&s3.AccessKey, "s3-access-key", "", "MinIO/S3 access key")
+	fs.StringVar(&s3.SecretKey, "s3-secret-key", "", "MinIO/S3 secret key")
+	fs.StringVar(&s3.Bucket, "s3-bucket", "cau", "bucket, created private with versioning if missing")
+	fs.StringVar(&s3.Region, "s3-region", "", "bucket region")
+	fs.BoolVar(&s3.TLS, "s3-tls", false, "reach MinIO/S3 over HTTPS")
+	trustedRoots := fs.String("trusted-roots", "", "folder of PEM root certificates trusted for document signatures (default <data-dir>/trusted-roots if present)")
+	sealCert := fs.String("seal-cert", "", "organisation seal certificate chain (PEM), to seal agendas")
+	sealKey := fs.String("seal-key", "", "organisation seal private key (PEM)")
+	maxUploadMB := fs.Int64("max-upload-mb", 200, "largest document upload, in MiB")
+	presignTTL := fs.Duration("presign-ttl", 0, "offer presigned MinIO download URLs living this long (0: downloads only through Cầu)")
 	adminPassword := fs.String("admin-password", "", "password of the first IT admin account \"admin\", used only when no account exists (default: random, written to <data-dir>/admin.password)")
 	if err := parse(fs, args, stderr, "Usage: cau [flags]        run the server\n       cau token [flags]  mint a meeting token"); err != nil {
 		return err
+	}
+	if *maxUploadMB <= 0 {
+		return errors.New("--max-upload-mb must be positive")
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
@@ -123,6 +139,8 @@ func runServer(args []string, stderr io.Writer) error {
 		PublicIPs: publicIPs, IncludeLoopback: *loopback, TLSCert: *tlsCert, TLSKey: *tlsKey,
 		TokenSecret: *secret, DevJoin: *devJoin, VideoCodec: videoMime, Logger: log,
 		DBPath: *dbPath, AdminPassword: *adminPassword,
+		ObjectStore: s3, TrustedRoots: *trustedRoots, SealCert: *sealCert, SealKey: *sealKey,
+		MaxUpload: *maxUploadMB << 20, PresignTTL: *presignTTL,
 	})
 	if err != nil {
 		return err
@@ -141,7 +159,7 @@ func runToken(args []string, stdout, stderr io.Writer) error {
 	id := fs.String("id", "", "identity of the bearer, e.g. a bridge point id (required)")
 	name := fs.String("name", "", "display name (default: the id)")
 	meeting := fs.String("meeting", "demo", "meeting (room) the token admits to")
-	role := fs.String("role", "operator", "role: chair, secretary, operator, admin or viewer")
+	role := fs.String("role", "operator", "role: chair, secretary, operator, it_admin or viewer")
 	ttl := fs.Duration("ttl", 12*time.Hour, "how long the token is valid")
 	if err := parse(fs, args, stderr, "Usage: cau token --id ID [flags]\nPrints a signed meeting token for development."); err != nil {
 		return err

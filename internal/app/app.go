@@ -18,10 +18,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cau-bridge/cau/agenda"
 	"github.com/cau-bridge/cau/registry"
 	"github.com/cau-bridge/cau/sfu"
 	"github.com/cau-bridge/cau/signaling"
 	"github.com/cau-bridge/cau/storage"
+	"github.com/cau-bridge/cau/storage/objstore"
 	"github.com/cau-bridge/cau/web"
 )
 
@@ -48,6 +50,18 @@ type Config struct {
 	// account exists; empty makes a random one, written to
 	// <DataDir>/admin.password.
 	AdminPassword string
+	// ObjectStore is where documents and manifests go: MinIO when Endpoint
+	// is set, else local disk under <DataDir>/objects.
+	ObjectStore objstore.Config
+	// TrustedRoots is a folder of PEM root certificates for document
+	// signatures; default <DataDir>/trusted-roots if it exists.
+	TrustedRoots string
+	// SealCert and SealKey (PEM) are the organisation seal; optional.
+	SealCert, SealKey string
+	// MaxUpload caps one document (default 200 MiB).
+	MaxUpload int64
+	// PresignTTL, when positive, offers presigned MinIO URLs.
+	PresignTTL time.Duration
 	// PprofAddr, if set, serves net/http/pprof there (profiling under load).
 	PprofAddr string
 	Logger    *slog.Logger
@@ -60,6 +74,7 @@ type App struct {
 	Tokens    *signaling.Tokens
 	DB        *storage.DB
 	Registry  *registry.Registry
+	Agenda    *agenda.Service
 	SFU       *sfu.SFU
 	Signaling *signaling.Server
 
@@ -71,6 +86,7 @@ type App struct {
 	tls      bool
 	served   chan error
 	presence *presenceRecorder
+	paper    *paperless
 	pprof    *http.Server
 }
 
@@ -94,11 +110,17 @@ func Start(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	paper, err := openPaperless(cfg, db)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	media, err := sfu.New(sfu.Config{
 		ListenIP: cfg.ICEIP, UDPPort: cfg.UDPPort, TCPPort: cfg.TCPPort,
 		PublicIPs: cfg.PublicIPs, IncludeLoopback: cfg.IncludeLoopback, Logger: cfg.Logger,
 	})
 	if err != nil {
+		_ = paper.close()
 		_ = db.Close()
 		return nil, err
 	}
@@ -114,15 +136,16 @@ func Start(cfg Config) (*App, error) {
 	}
 	sig := signaling.NewServer(sc)
 	h := web.New(web.Config{Signaling: sig, Tokens: tokens, DevJoin: cfg.DevJoin, Logger: cfg.Logger,
-		Stats: func() any { return media.Totals() }, Registry: reg, Live: live{sig}})
+		Stats: func() any { return media.Totals() }, Registry: reg, Live: live{sig}, Agenda: paper.svc})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		_ = media.Close()
+		_ = paper.close()
 		_ = db.Close()
 		return nil, fmt.Errorf("listen on %s: %w", cfg.HTTPAddr, err)
 	}
 	a := &App{
-		DB: db, Registry: reg, presence: presence,
+		DB: db, Registry: reg, presence: presence, paper: paper, Agenda: paper.svc,
 		Tokens: tokens, SFU: media, Signaling: sig, cfg: cfg, log: cfg.Logger, ln: ln, handler: h,
 		served: make(chan error, 1),
 		http: &http.Server{
@@ -135,6 +158,7 @@ func Start(cfg Config) (*App, error) {
 		if err != nil {
 			_ = ln.Close()
 			_ = media.Close()
+			_ = paper.close()
 			_ = db.Close()
 			return nil, fmt.Errorf("load TLS certificate: %w", err)
 		}
@@ -200,7 +224,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	errs := []error{a.http.Shutdown(ctx), a.Signaling.Close(ctx), a.SFU.Close()}
 	a.presence.close()
-	errs = append(errs, a.DB.Close())
+	errs = append(errs, a.paper.close(), a.DB.Close())
 	return errors.Join(errs...)
 }
 

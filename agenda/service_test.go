@@ -1,0 +1,52 @@
+package agenda
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cau-bridge/cau/storage"
+	"github.com/cau-bridge/cau/storage/objstore"
+)
+
+func TestSweepTempRemovesOnlyOldSpoolFiles(t *testing.T) {
+	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "cau.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := objstore.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	tmp := t.TempDir()
+	s, err := New(Config{DB: db, Store: store, TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, name := range []string{spoolPrefix + "old", spoolPrefix + "new", "other-old"} {
+		p := filepath.Join(tmp, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if name != spoolPrefix+"new" {
+			os.Chtimes(p, old, old)
+		}
+	}
+	n, err := s.SweepTemp(time.Hour)
+	if err != nil || n != 1 {
+		t.Fatalf("SweepTemp = %d, %v; want 1", n, err)
+	}
+	for name, want := range map[string]bool{spoolPrefix + "old": false, spoolPrefix + "new": true, "other-old": true} {
+		if _, err := os.Stat(filepath.Join(tmp, name)); (err == nil) != want {
+			t.Errorf("%s present = %v, want %v", name, err == nil, want)
+		}
+	}
+	if s.MaxUpload() != objstore.DocumentLimit {
+		t.Errorf("default MaxUpload = %d, want 200 MiB", s.MaxUpload())
+	}
+}

@@ -7,6 +7,9 @@
 #   bench/province.sh main       # only the 215-point, 60 s province run
 #
 # Not a test: figures depend on the machine. docs/BENCHMARKS.md records them.
+# The province runs set up a registered meeting through the REST API and run
+# it under floor control (cau-load gives the server it starts an admin
+# password); each summary's "meeting" section describes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/results
@@ -54,9 +57,14 @@ keys = [("points", "%d"), ("receiving_tracks", "%d"), ("expected_tracks", "%d"),
         ("forward_p99_ms", "%.1f"), ("e2e_p95_ms", "%.0f"), ("jitter_p95_ms", "%.1f"), ("forwarded_mbps", "%.1f"),
         ("server_cpu_pct", "%.0f"), ("server_cpu_machine_pct", "%.0f"), ("server_rss_mb", "%.0f"),
         ("server_cpu_us_per_packet", "%.1f"), ("server_cpu_pct_per_100mbps", "%.1f"),
-        ("server_cpu_pct_per_1000_pps", "%.2f"), ("generator_cpu_pct", "%.0f")]
+        ("server_cpu_pct_per_1000_pps", "%.2f"), ("generator_cpu_pct", "%.0f"),
+        ("meeting.setup_s", "%.1f"), ("meeting.grant_to_high_p95_ms", "%.0f")]
+def get(d, k):  # "a.b" reads a nested field; absent fields print as 0
+    for part in k.split("."):
+        d = d.get(part) or {} if isinstance(d, dict) else {}
+    return d if isinstance(d, (int, float)) else 0
 print("| run | " + " | ".join(k for k, _ in keys) + " |")
 print("|---" * (len(keys) + 1) + "|")
 for name, d in rows:
-    print("| " + name + " | " + " | ".join((fmt % d.get(k, 0)) for k, fmt in keys) + " |")
+    print("| " + name + " | " + " | ".join((fmt % get(d, k)) for k, fmt in keys) + " |")
 PY

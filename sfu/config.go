@@ -52,6 +52,7 @@ type SFU struct {
 	subAPIs map[string]*webrtc.API // subscribers', with congestion control
 	bwes    sync.Map               // peer connection ID -> cc.BandwidthEstimator
 	pacers  sync.Map               // cc.BandwidthEstimator -> *passPacer
+	taps    sync.Map               // peer connection ID -> *reportTap (publishers)
 	closers []func() error
 
 	counters counters
@@ -138,6 +139,10 @@ func (s *SFU) newAPI(videoMime string, logs logging.LoggerFactory, subscriber bo
 		}
 		ccf.OnNewPeerConnection(func(id string, e cc.BandwidthEstimator) { s.bwes.Store(id, e) })
 		ir.Add(ccf)
+	}
+	if !subscriber {
+		// First, so the receiver reports pion sends pass through it.
+		ir.Add(&tapFactory{taps: &s.taps, totals: &s.counters})
 	}
 	if err := registerInterceptors(me, ir, subscriber); err != nil {
 		return nil, err

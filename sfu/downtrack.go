@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
@@ -41,6 +42,7 @@ type downTrack struct {
 	packets       atomic.Uint64
 	bytes         atomic.Uint64
 	retransmitted atomic.Uint64
+	rr            reportStats // the subscriber's last receiver report (quality.go)
 
 	// target is the layer to forward (-1: none), chosen off the packet path
 	// by the subscriber's allocator; it is written under mu and read
@@ -51,6 +53,7 @@ type downTrack struct {
 	current int        // layer being forwarded, -1 none
 	rw      rewriter
 	history sendHistory // video: what went out under each sequence number
+	gaps    egressGaps  // sequence numbers skipped in what went out (quality.go)
 
 	// Subscription settings, guarded by the subscriber's lock.
 	quality  Quality
@@ -96,8 +99,11 @@ func (d *downTrack) admit(l *layer, h *rtp.Header, keyframe bool, vp8 *vp8Desc) 
 		d.current = l.idx
 	}
 	out, ok := d.rw.rewrite(h.SSRC, h.SequenceNumber, h.Timestamp, keyframe, vp8)
-	if ok && d.video {
-		d.history.record(out.seq, l, h.SequenceNumber, out)
+	if ok {
+		d.gaps.note(out.seq)
+		if d.video {
+			d.history.record(out.seq, l, h.SequenceNumber, out)
+		}
 	}
 	d.mu.Unlock()
 	return out, ok
@@ -209,9 +215,14 @@ func (d *downTrack) readRTCP(sender *webrtc.RTPSender, onREMB func(bps float32))
 					onREMB(p.Bitrate)
 				}
 			case *rtcp.TransportLayerNack:
+				d.src.totals.nacksIn.Add(nackCount(p))
 				if r != nil {
 					d.resend(p, r)
 				}
+			case *rtcp.ReceiverReport:
+				d.onReports(p.Reports, time.Now())
+			case *rtcp.SenderReport:
+				d.onReports(p.Reports, time.Now())
 			}
 		}
 	}

@@ -15,6 +15,7 @@ type Publisher struct {
 	onTrack  func(*UpTrack)
 	onDemand func(LayerDemand)
 	totals   *counters
+	tap      *reportTap // the RTCP the server sends it (quality.go)
 
 	tracksMu sync.Mutex
 	tracks   []*UpTrack
@@ -32,6 +33,9 @@ func (s *SFU) NewPublisher(cfg PeerConfig, onTrack func(*UpTrack), onDemand func
 	}
 	pub := &Publisher{peer: p, onTrack: onTrack, onDemand: onDemand, byRecv: map[*webrtc.RTPReceiver]*UpTrack{},
 		totals: &s.counters}
+	if v, ok := s.taps.LoadAndDelete(p.pc.ID()); ok {
+		pub.tap = v.(*reportTap)
+	}
 	p.pc.OnTrack(func(remote *webrtc.TrackRemote, recv *webrtc.RTPReceiver) {
 		p.log.Debug("track published", "kind", remote.Kind().String(), "rid", remote.RID(),
 			"ssrc", remote.SSRC(), "codec", remote.Codec().MimeType)

@@ -62,6 +62,7 @@ type counters struct {
 	ingressGaps atomic.Uint64
 	ingressLate atomic.Uint64
 	delay       delayHistogram
+	nackTotals  // quality.go
 }
 
 // delaySampleMask samples one packet in 16 for the delay histogram, so the
@@ -78,6 +79,10 @@ type Totals struct {
 	IngressLate      uint64  `json:"ingress_late"`
 	ForwardP50MS     float64 `json:"forward_p50_ms"`
 	ForwardP99MS     float64 `json:"forward_p99_ms"`
+	// NACKsReceived counts packets subscribers asked to be resent;
+	// NACKsSent packets the server asked publishers to resend.
+	NACKsReceived uint64 `json:"nacks_received"`
+	NACKsSent     uint64 `json:"nacks_sent"`
 }
 
 // Totals returns the counters since the SFU started.
@@ -92,5 +97,7 @@ func (s *SFU) Totals() Totals {
 		IngressLate:      s.counters.ingressLate.Load(),
 		ForwardP50MS:     ms(s.counters.delay.quantile(0.5)),
 		ForwardP99MS:     ms(s.counters.delay.quantile(0.99)),
+		NACKsReceived:    s.counters.nacksIn.Load(),
+		NACKsSent:        s.counters.nacksOut.Load(),
 	}
 }

@@ -77,6 +77,10 @@ type layer struct {
 	// Owned by the reader goroutine: ingress sequence tracking.
 	inStarted bool
 	inHighest uint16
+	// Sequence numbers skipped on arrival and packets that came late, for
+	// the quality monitor (quality.go).
+	inLost atomic.Uint64
+	inLate atomic.Uint64
 }
 
 // defaultLayerRate is assumed for a layer not measured yet (bit/s).
@@ -290,10 +294,12 @@ func (l *layer) forward(pkt *rtp.Packet, raw []byte) {
 	} else if d := int16(pkt.SequenceNumber - l.inHighest); d > 0 {
 		if d > 1 {
 			u.totals.ingressGaps.Add(uint64(d - 1))
+			l.inLost.Add(uint64(d - 1))
 		}
 		l.inHighest = pkt.SequenceNumber
 	} else {
 		u.totals.ingressLate.Add(1)
+		l.inLate.Add(1)
 	}
 	var start time.Time
 	if n&delaySampleMask == 0 {

@@ -21,6 +21,10 @@ const (
 	TypeLeave     = "leave"
 	TypePing      = "ping"
 	TypeQuality   = "quality"
+
+	// Live quality feed (chair and IT staff dashboards), see quality.go.
+	TypeQualitySubscribe   = "quality_subscribe"
+	TypeQualityUnsubscribe = "quality_unsubscribe"
 )
 
 // Message types, server to client (offer, answer and candidate also flow
@@ -36,6 +40,9 @@ const (
 
 	TypeTrackPublished   = "track_published"
 	TypeTrackUnpublished = "track_unpublished"
+
+	TypeQualityReport = "quality_report" // live quality of every point
+	TypeAlert         = "alert"          // a point's quality alert raised or cleared
 )
 
 // Targets name which of a participant's two peer connections an SDP or
@@ -61,6 +68,7 @@ const (
 	CodeBadCandidate       = "bad_candidate"
 	CodeUnknownTrack       = "unknown_track"
 	CodeRateLimited        = "rate_limited"
+	CodeForbidden          = "forbidden" // the role may not do this
 	CodeInternal           = "internal"
 )
 

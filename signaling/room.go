@@ -15,6 +15,7 @@ type room struct {
 	name   string
 	log    *slog.Logger
 	policy Policy
+	floor  *floor // floor control, also the policy; nil in a plain room
 
 	mu       sync.Mutex
 	closed   bool // emptied and forgotten by the server: join elsewhere
@@ -65,6 +66,9 @@ func (r *room) join(s *session, welcome func(others []PeerInfo)) (replaced *sess
 		if p != s {
 			p.send(TypePeerJoined, s.info())
 		}
+	}
+	if r.floor != nil {
+		r.floorJoinedLocked(s)
 	}
 	return replaced, true
 }
@@ -126,6 +130,9 @@ func (r *room) removeLocked(s *session) {
 	r.order = slices.DeleteFunc(r.order, func(id string) bool { return id == s.peerID })
 	for _, p := range r.peers {
 		p.send(TypePeerLeft, PeerLeftData{ID: s.peerID})
+	}
+	if r.floor != nil {
+		r.floorLeftLocked(s.peerID)
 	}
 }
 

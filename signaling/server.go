@@ -26,6 +26,12 @@ type Config struct {
 	// Policy decides who receives what in every meeting. Default
 	// DefaultPolicy.
 	Policy Policy
+	// Meetings, if set, gives the parameters of registered meetings, which
+	// then run under floor control instead of Policy (see floor.go).
+	Meetings Meetings
+	// OnPresence, if set, hears every peer that joins (online) or leaves a
+	// meeting. It is called outside locks and must not block for long.
+	OnPresence func(meeting, peerID string, online bool)
 	// VideoCodec is every meeting's video MIME type. Default "video/VP8".
 	VideoCodec string
 	// KeepaliveInterval is how often the server pings a client. Default 10 s.
@@ -39,6 +45,8 @@ type Config struct {
 	// Defaults 50 and 100.
 	RatePerSecond float64
 	RateBurst     int
+	// Quality tunes the live quality monitor and its alerts (quality.go).
+	Quality QualityConfig
 }
 
 // Server accepts WebSocket sessions and runs the meetings in progress.
@@ -51,6 +59,8 @@ type Server struct {
 	rooms    map[string]*room
 	sessions map[*session]struct{}
 	closing  bool
+
+	quality *monitor // live quality of every point (quality.go)
 }
 
 // NewServer returns a signaling server with defaults filled in.
@@ -76,7 +86,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = 100
 	}
-	return &Server{
+	s := &Server{
 		cfg: cfg, log: cfg.Logger,
 		upgrader: websocket.Upgrader{
 			ReadBufferSize: 4096, WriteBufferSize: 4096,
@@ -87,6 +97,8 @@ func NewServer(cfg Config) *Server {
 		rooms:    map[string]*room{},
 		sessions: map[*session]struct{}{},
 	}
+	s.quality = newMonitor(s, cfg.Quality)
+	return s
 }
 
 // ServeHTTP upgrades the request to a WebSocket and runs a session on it.
@@ -112,16 +124,35 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
-// roomFor returns the named meeting in progress, creating it.
-func (s *Server) roomFor(name string) *room {
+func (s *Server) presence(meeting, peerID string, online bool) {
+	if s.cfg.OnPresence != nil {
+		s.cfg.OnPresence(meeting, peerID, online)
+	}
+}
+
+// roomFor returns the named meeting in progress, creating it: under floor
+// control when Config.Meetings knows the meeting.
+func (s *Server) roomFor(name string) (*room, error) {
+	s.mu.Lock()
+	r, ok := s.rooms[name]
+	s.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	fl, err := s.floorFor(name) // unlocked: it may ask a database
+	if err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.rooms[name]
-	if !ok {
+	if r, ok = s.rooms[name]; !ok {
 		r = newRoom(name, s.log, s.cfg.Policy)
+		if fl != nil {
+			r.floor, r.policy = fl, fl
+		}
 		s.rooms[name] = r
 	}
-	return r
+	return r, nil
 }
 
 // dropRoomIfEmpty forgets a meeting once its last peer has gone.
@@ -165,6 +196,7 @@ func (s *Server) SubscriberTracks(meeting, peerID string) []sfu.TrackState {
 
 // Close ends every session, telling clients the server is going away.
 func (s *Server) Close(ctx context.Context) error {
+	s.quality.close()
 	s.mu.Lock()
 	s.closing = true
 	all := make([]*session, 0, len(s.sessions))

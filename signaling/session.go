@@ -135,6 +135,10 @@ func (s *session) handle(raw []byte) bool {
 		err = s.handleCandidate(env)
 	case TypeQuality:
 		err = s.handleQuality(env)
+	case TypeHand, TypeFloorGrant, TypeFloorRevoke, TypeFloorMute, TypeFloorMic, TypeSpotlight, TypeGrid, TypeGridClose:
+		err = s.handleFloor(env)
+	case TypeQualitySubscribe, TypeQualityUnsubscribe:
+		err = s.handleQualityFeed(env)
 	case TypePing:
 		err = decodeData(env, &struct{}{})
 		if err == nil {
@@ -156,10 +160,11 @@ func (s *session) handle(raw []byte) bool {
 
 func knownType(t string) bool {
 	switch t {
-	case TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypePing, TypeQuality:
+	case TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypePing, TypeQuality,
+		TypeQualitySubscribe, TypeQualityUnsubscribe:
 		return true
 	}
-	return false
+	return isFloorType(t)
 }
 
 func quote(s string) string {
@@ -216,7 +221,13 @@ func (s *session) handleJoin(env Envelope) bool {
 	s.stateMu.Unlock()
 	var replaced *session
 	for attempt := 0; ; attempt++ {
-		r := s.srv.roomFor(claims.Meeting)
+		r, err := s.srv.roomFor(claims.Meeting)
+		if err != nil {
+			s.log.Error("join meeting", "err", err)
+			s.sendError(CodeInternal, "the meeting could not be joined; try again", env.ID)
+			s.closeWith(websocket.CloseInternalServerErr, "internal error")
+			return true
+		}
 		s.stateMu.Lock()
 		s.room = r
 		s.stateMu.Unlock()
@@ -250,6 +261,7 @@ func (s *session) handleJoin(env Envelope) bool {
 		replaced.closeWith(websocket.ClosePolicyViolation, "replaced by a newer session")
 	}
 	s.log.Info("joined")
+	s.srv.presence(claims.Meeting, s.peerID, true)
 	s.room.subscribeAll(s)
 	return false
 }
@@ -304,6 +316,9 @@ func (s *session) handleOffer(env Envelope) error {
 	}
 	if d.Target != TargetPub {
 		return errf(CodeBadMessage, "clients offer on target %q only", TargetPub)
+	}
+	if err := s.mayPublish(); err != nil {
+		return err
 	}
 	pub, err := s.publisher()
 	if err != nil {
@@ -480,6 +495,7 @@ func (s *session) closeWith(code int, reason string) {
 		if room != nil {
 			room.leave(s)
 			s.srv.dropRoomIfEmpty(room)
+			s.srv.presence(room.name, s.peerID, false)
 		}
 		s.pubMu.Lock()
 		pub := s.pub

@@ -40,6 +40,8 @@ type Config struct {
 	Registry *registry.Registry
 	// Live reads the meetings in progress (roll call, quality).
 	Live Live
+	// Metrics, if set, is served at GET /metrics (Prometheus).
+	Metrics http.Handler
 	// Agenda serves agendas and documents; nil leaves them out.
 	Agenda *agenda.Service
 	// EndMeeting, if set, is called when a meeting ends, to close its room.
@@ -64,6 +66,9 @@ func New(cfg Config) *Handler {
 	r.Handle("/ws", cfg.Signaling)
 	if cfg.Stats != nil {
 		r.Get("/debug/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, cfg.Stats()) })
+	}
+	if cfg.Metrics != nil {
+		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
 	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/dev/token", devToken(cfg))

@@ -24,6 +24,9 @@ type media struct {
 	mime   string
 	layers [3]*testmedia.Clip // l, m, h
 	audio  *testmedia.Clip
+	// Picture widths of the low and high layers (VP8 only, else 0), to tell
+	// which layer a received keyframe belongs to.
+	lowWidth, highWidth int
 }
 
 func loadMedia(codec string) (*media, error) {
@@ -42,6 +45,9 @@ func loadMedia(codec string) (*media, error) {
 			return nil, err
 		}
 	}
+	if m.mime == webrtc.MimeTypeVP8 {
+		m.lowWidth, m.highWidth = vp8FrameWidth(m.layers[0].Frames[0]), vp8FrameWidth(m.layers[2].Frames[0])
+	}
 	var err error
 	m.audio, err = testmedia.Opus("tone.ogg")
 	return m, err
@@ -51,6 +57,7 @@ func loadMedia(codec string) (*media, error) {
 type bot struct {
 	plan  *botPlan
 	load  *load
+	token string // meeting token from the REST setup; "" mints a dev-room token
 	c     *client.Client
 	start time.Time
 	sent  *sendTimes // own audio, for receivers' end-to-end delay
@@ -59,20 +66,30 @@ type bot struct {
 	tracks  map[string]*trackStats // "<publisher>/<kind>"
 	players map[string]*testmedia.Player
 	closers []io.Closer
+	grid    []string             // the chair's grid page, from grid_page
+	gridAt  map[string]time.Time // when each site first appeared on it
 
 	joined atomic.Bool
+	failed atomic.Bool // the join failed
 }
 
 func newBot(l *load, p *botPlan) *bot {
-	return &bot{plan: p, load: l, sent: &sendTimes{}, tracks: map[string]*trackStats{}, players: map[string]*testmedia.Player{}}
+	return &bot{plan: p, load: l, sent: &sendTimes{}, tracks: map[string]*trackStats{}, players: map[string]*testmedia.Player{},
+		gridAt: map[string]time.Time{}}
 }
 
 // run joins, publishes and follows the scenario until ctx ends.
 func (b *bot) run(ctx context.Context, impair *netem.Throttle) error {
 	l := b.load
-	tok, err := l.tokens.Mint(b.plan.id, b.plan.name, l.cfg.meeting, "operator", 2*time.Hour)
-	if err != nil {
-		return err
+	tok := b.token
+	if tok == "" { // a development room: a token straight from the shared secret
+		if l.tokens == nil {
+			return fmt.Errorf("%s: no token secret to mint a development-room token with (--token-secret, --data-dir)", b.plan.id)
+		}
+		var err error
+		if tok, err = l.tokens.Mint(b.plan.id, b.plan.name, l.cfg.meeting, "operator", 2*time.Hour); err != nil {
+			return err
+		}
 	}
 	// pion's own per-connection sockets, except the subscriber connection
 	// of an impaired point, which receives through the impairment.
@@ -165,8 +182,10 @@ func (b *bot) onLayers(d signaling.LayersData) {
 	}
 }
 
-// events asks for the videos the plan wants as their publishers appear.
+// events asks for the videos the plan wants as their publishers appear
+// (development rooms), and follows the chair's grid page (meetings).
 func (b *bot) events(ctx context.Context) {
+	chair := b.plan.id == b.load.chair
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +193,10 @@ func (b *bot) events(ctx context.Context) {
 		case <-b.c.Done():
 			return
 		case env := <-b.c.Events():
-			if env.Type != signaling.TypeTrackPublished {
+			if chair {
+				b.onFloorEvent(env)
+			}
+			if env.Type != signaling.TypeTrackPublished || len(b.plan.want) == 0 {
 				continue
 			}
 			var d signaling.TrackData
@@ -195,6 +217,10 @@ func (b *bot) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 	b.tracks[pubID+"/"+kind] = st
 	b.mu.Unlock()
 	mime := tr.Codec().MimeType
+	high := 0
+	if strings.EqualFold(mime, webrtc.MimeTypeVP8) {
+		high = b.load.media.highWidth
+	}
 	var pubSent *sendTimes
 	if kind == "audio" {
 		if other := b.load.bot(pubID); other != nil {
@@ -215,6 +241,11 @@ func (b *bot) onTrack(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 			now := time.Now()
 			key := kind == "video" && sfu.IsKeyframe(mime, pkt.Payload)
 			st.add(&pkt.Packet, n, key, now)
+			if key && high > 0 {
+				if w := vp8KeyWidth(pkt.Payload); w > 0 {
+					st.noteKeyWidth(w, high, now)
+				}
+			}
 			if pubSent != nil {
 				if d, ok := pubSent.delay(pkt.SequenceNumber, now); ok {
 					b.load.e2e.add(float64(d) / float64(time.Millisecond))

@@ -36,6 +36,15 @@ type load struct {
 	byID        map[string]*bot
 	publishedAt sync.Map // bot id -> time.Time
 	e2e         samples
+
+	// The province scenario's meeting and floor control.
+	chair, floor string // peer ids; "" in development rooms
+	meeting      *meetingSetup
+	floorMu      sync.Mutex
+	grantAt      time.Time // when the chair granted the floor
+	gridAskedAt  time.Time // when the chair asked for its grid page
+	floorErr     string
+	begin        time.Time
 }
 
 func (l *load) bot(id string) *bot { return l.byID[id] }
@@ -59,19 +68,28 @@ func run(ctx context.Context, cfg config) (*Summary, error) {
 			cfg.ramp = time.Duration(len(p.bots)) * time.Second / 10
 		}
 	default:
-		pts, err := roster(cfg.rosterPath, cfg.points)
+		pts, file, err := roster(cfg.rosterPath, cfg.points)
 		if err != nil {
 			return nil, err
 		}
 		if cfg.scenario == "province" {
 			p = province(pts)
+			l.chair, l.floor = p.chair, p.floor
+			fmt.Fprintf(cfg.progress, "setting up the meeting through the REST API (%d points)... ", len(pts))
+			if l.meeting, err = l.setupMeeting(ctx, pts, file, p); err != nil {
+				return nil, fmt.Errorf("meeting setup: %w", err)
+			}
+			fmt.Fprintf(cfg.progress, "meeting %s, %d invited, %.1f s\n", l.meeting.id, l.meeting.invited, l.meeting.took.Seconds())
 		} else {
 			p = allSeeAll(pts)
 		}
 	}
-	l.cfg = cfg
+	l.cfg.ramp = cfg.ramp
 	for _, bp := range p.bots {
 		b := newBot(l, bp)
+		if l.meeting != nil {
+			b.token = l.meeting.tokens[bp.id]
+		}
 		l.bots = append(l.bots, b)
 		l.byID[bp.id] = b
 	}
@@ -83,7 +101,7 @@ func (l *load) server(ctx context.Context) (func(), error) {
 	cfg := l.cfg
 	if cfg.url != "" {
 		secret := []byte(cfg.tokenSecret)
-		if len(secret) == 0 {
+		if len(secret) == 0 && cfg.scenario != "province" { // province signs in through the REST API
 			var err error
 			if secret, err = app.LoadOrCreateSecret(cfg.dataDir); err != nil {
 				return nil, err
@@ -94,12 +112,15 @@ func (l *load) server(ctx context.Context) (func(), error) {
 	raw := make([]byte, 32)
 	_, _ = rand.Read(raw)
 	secret := hex.EncodeToString(raw)
+	// The started server's first IT admin gets a password only we know.
+	_, _ = rand.Read(raw[:16])
+	l.cfg.adminUser, l.cfg.adminPassword = "admin", hex.EncodeToString(raw[:16])
 	if cfg.inProcess {
 		dir, err := os.MkdirTemp("", "cau-load-")
 		if err != nil {
 			return nil, err
 		}
-		a, err := startServer(dir, secret, cfg.codec, cfg.pprofAddr, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		a, err := startServer(dir, secret, l.cfg.adminPassword, cfg.codec, cfg.pprofAddr, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		if err != nil {
 			return nil, err
 		}
@@ -116,7 +137,7 @@ func (l *load) server(ctx context.Context) (func(), error) {
 		return nil, err
 	}
 	cmd := exec.Command(exe, "serve", "--codec", cfg.codec, "--pprof", cfg.pprofAddr)
-	cmd.Env = append(os.Environ(), secretEnv+"="+secret)
+	cmd.Env = append(os.Environ(), secretEnv+"="+secret, adminEnv+"="+l.cfg.adminPassword)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -148,11 +169,14 @@ func (l *load) server(ctx context.Context) (func(), error) {
 }
 
 func (l *load) useServer(url string, secret []byte, pid int) error {
-	tokens, err := signaling.NewTokens(secret)
-	if err != nil {
-		return err
+	if len(secret) > 0 {
+		tokens, err := signaling.NewTokens(secret)
+		if err != nil {
+			return err
+		}
+		l.tokens = tokens
 	}
-	l.tokens, l.httpURL, l.serverPID = tokens, strings.TrimSuffix(url, "/"), pid
+	l.httpURL, l.serverPID = strings.TrimSuffix(url, "/"), pid
 	l.wsURL = "ws" + strings.TrimPrefix(l.httpURL, "http") + "/ws"
 	res, err := http.Get(l.httpURL + "/healthz")
 	if err != nil {
@@ -180,6 +204,7 @@ func (l *load) serverTotals() sfu.Totals {
 func (l *load) drive(ctx context.Context) (*Summary, error) {
 	cfg := l.cfg
 	begin := time.Now()
+	l.begin = begin
 	srvCPU0, _ := procCPU(l.serverPID)
 	selfCPU0, _ := procCPU(os.Getpid())
 	tot0 := l.serverTotals()
@@ -200,6 +225,9 @@ func (l *load) drive(ctx context.Context) (*Summary, error) {
 		every = int(1 / cfg.impairFraction)
 	}
 	go l.progress(runCtx, begin)
+	if l.chair != "" {
+		go l.floorControl(runCtx)
+	}
 	for i, b := range l.bots {
 		var th *netem.Throttle
 		if every > 0 && i%every == every-1 && i > 1 { // never the chair or the floor
@@ -213,6 +241,7 @@ func (l *load) drive(ctx context.Context) (*Summary, error) {
 		go func(b *bot) {
 			defer wg.Done()
 			if err := b.run(runCtx, th); err != nil {
+				b.failed.Store(true)
 				errMu.Lock()
 				joinErrs = append(joinErrs, err.Error())
 				errMu.Unlock()
@@ -233,6 +262,9 @@ func (l *load) drive(ctx context.Context) (*Summary, error) {
 	s := l.summarise(wall, srvCPU1-srvCPU0, selfCPU1-selfCPU0, rss, tot0, tot1)
 	s.ImpairedPoints = impaired
 	s.JoinErrors = joinErrs
+	if l.floorErr != "" {
+		s.JoinErrors = append(s.JoinErrors, l.floorErr)
+	}
 	for _, b := range l.bots {
 		b.close()
 	}
@@ -272,11 +304,7 @@ func (l *load) progress(ctx context.Context, begin time.Time) {
 // receiving counts a joined bot's expected tracks and those with media.
 func (b *bot) receiving() (expected, receiving int) {
 	for _, kind := range []string{"video", "audio"} {
-		from := b.plan.videoFrom
-		if kind == "audio" {
-			from = b.plan.audioFrom
-		}
-		for _, pub := range from {
+		for _, pub := range b.expected(kind) {
 			if other := b.load.bot(pub); other == nil || !other.joined.Load() {
 				continue
 			}
@@ -339,6 +367,25 @@ type Summary struct {
 	ServerCPUPerKpps       float64 `json:"server_cpu_pct_per_1000_pps"`
 	GeneratorCPUPct        float64 `json:"generator_cpu_pct"`
 	ServerMeasured         bool    `json:"server_measured"` // false when the server shares the generator's process or its PID is unknown
+
+	Meeting *MeetingSummary `json:"meeting,omitempty"` // province: the registered meeting and its floor
+}
+
+// MeetingSummary describes the province scenario's registered meeting.
+type MeetingSummary struct {
+	ID        string  `json:"id"`
+	Invited   int     `json:"invited"`    // points the meeting's scope invites (= points)
+	SetupS    float64 `json:"setup_s"`    // REST setup wall time: roster import, meeting, every device's sign-in and join
+	Chair     string  `json:"chair"`      // the chair point, on air throughout
+	Floor     string  `json:"floor"`      // the site the chair gave the floor to
+	GrantS    float64 `json:"grant_s"`    // when the chair granted the floor, seconds into the run (0: never)
+	GridSites int     `json:"grid_sites"` // sites on the chair's grid page (25 at most)
+	GridLow   int     `json:"grid_low"`   // of those, sites whose last keyframe at the chair was the low layer (VP8 only)
+	// From the grant to the first keyframe of the floor site's high layer
+	// at each receiver (VP8 only; receivers counted in grant_to_high_n).
+	GrantToHighN     int     `json:"grant_to_high_n"`
+	GrantToHighP50MS float64 `json:"grant_to_high_p50_ms"`
+	GrantToHighP95MS float64 `json:"grant_to_high_p95_ms"`
 }
 
 func (l *load) summarise(wall time.Duration, srvCPU, selfCPU, rss float64, t0, t1 sfu.Totals) *Summary {
@@ -346,7 +393,7 @@ func (l *load) summarise(wall time.Duration, srvCPU, selfCPU, rss float64, t0, t
 	s := &Summary{
 		Scenario: cfg.scenario, Codec: cfg.codec, Points: len(l.bots),
 		DurationS: wall.Seconds(), RampS: cfg.ramp.Seconds(), GoVersion: runtime.Version(), CPUs: runtime.NumCPU(),
-		Flags: strings.Join(os.Args[1:], " "),
+		Flags: redactArgs(os.Args[1:]),
 	}
 	if cfg.scenario == "speaker" {
 		s.Publishers, s.Subscribers = cfg.publishers, cfg.subscribers
@@ -359,11 +406,7 @@ func (l *load) summarise(wall time.Duration, srvCPU, selfCPU, rss float64, t0, t
 			continue
 		}
 		for _, kind := range []string{"video", "audio"} {
-			from := b.plan.videoFrom
-			if kind == "audio" {
-				from = b.plan.audioFrom
-			}
-			for _, pub := range from {
+			for _, pub := range b.expected(kind) {
 				other := l.bot(pub)
 				if other == nil || !other.joined.Load() {
 					continue
@@ -383,11 +426,7 @@ func (l *load) summarise(wall time.Duration, srvCPU, selfCPU, rss float64, t0, t
 					continue
 				}
 				s.ReceivingTracks++
-				from := b.start
-				if v, ok := l.publishedAt.Load(pub); ok && v.(time.Time).After(from) {
-					from = v.(time.Time)
-				}
-				joins = append(joins, float64(first.Sub(from))/float64(time.Millisecond))
+				joins = append(joins, float64(first.Sub(l.availableAt(b, pub)))/float64(time.Millisecond))
 				e, r, lt := st.counts()
 				if os.Getenv("CAU_LOAD_DEBUG") != "" && e > 0 && e-r > e/100 {
 					fmt.Fprintf(os.Stderr, "lossy track %s <- %s/%s: expected %d got %d late %d\n", b.plan.id, pub, kind, e, r, lt)
@@ -442,6 +481,7 @@ func (l *load) summarise(wall time.Duration, srvCPU, selfCPU, rss float64, t0, t
 			s.ServerCPUPctPer100Mbps = s.ServerCPUPct / (s.ForwardedMbps / 100)
 		}
 	}
+	s.Meeting = l.meetingSummary()
 	s.GeneratorCPUPct = selfCPU / wall.Seconds() * 100
 	if !s.ServerMeasured && l.serverPID == os.Getpid() {
 		s.GeneratorCPUPct -= s.ServerCPUPct // both are this process: report the total once

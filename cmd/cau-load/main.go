@@ -7,6 +7,14 @@
 //
 // With no --url it starts a server in a child process on loopback, so the
 // server's CPU and memory are measured apart from the generator's.
+//
+// The province scenario runs as a real meeting: it signs in as the IT admin,
+// imports the roster, schedules and opens a meeting inviting every point,
+// and each point's device signs in with its credential and joins through
+// the REST API; the chair's device then grants the floor and watches a grid
+// page, and the server's floor control decides what is forwarded. The
+// all-see-all and speaker scenarios mint tokens from the token secret for an
+// unregistered development room under the default policy.
 package main
 
 import (
@@ -18,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -39,12 +48,14 @@ func main() {
 
 // config is cau-load's command line.
 type config struct {
-	url         string
-	tokenSecret string
-	dataDir     string
-	serverPID   int
-	inProcess   bool
-	pprofAddr   string
+	url           string
+	tokenSecret   string
+	adminUser     string
+	adminPassword string
+	dataDir       string
+	serverPID     int
+	inProcess     bool
+	pprofAddr     string
 
 	scenario    string
 	points      int
@@ -72,8 +83,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("cau-load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.url, "url", "", "server base URL, e.g. http://127.0.0.1:8080 (empty: start one on loopback)")
-	fs.StringVar(&c.tokenSecret, "token-secret", "", "the server's token secret (with --url)")
-	fs.StringVar(&c.dataDir, "data-dir", "./cau-data", "the server's data dir, to read its token secret (with --url)")
+	fs.StringVar(&c.tokenSecret, "token-secret", "", "the server's token secret (with --url; all-see-all and speaker)")
+	fs.StringVar(&c.dataDir, "data-dir", "./cau-data", "the server's data dir, to read its token secret (with --url; all-see-all and speaker)")
+	fs.StringVar(&c.adminUser, "admin-user", "admin", "IT admin account that sets the meeting up (with --url; province)")
+	fs.StringVar(&c.adminPassword, "admin-password", os.Getenv(adminEnv), "its password (with --url; province; default $"+adminEnv+")")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "PID of the server (with --url), to measure its CPU and memory")
 	fs.BoolVar(&c.inProcess, "in-process", false, "run the server inside this process (server CPU is then not separable)")
 	fs.StringVar(&c.pprofAddr, "pprof", "", "serve the started server's pprof on this address (e.g. 127.0.0.1:6060)")
@@ -85,7 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.DurationVar(&c.duration, "duration", 60*time.Second, "how long to run once everyone has joined")
 	fs.DurationVar(&c.ramp, "ramp", 10*time.Second, "how long joining everyone takes (join storm speed); speaker joins 10 per second")
 	fs.StringVar(&c.rosterPath, "roster", "", "CSV of bridge points (id,name,...) to take ids and names from")
-	fs.StringVar(&c.meeting, "meeting", "load", "meeting name")
+	fs.StringVar(&c.meeting, "meeting", "load", "meeting title (province: a registered meeting) or dev-room name")
 	fs.Float64Var(&c.impairFraction, "impair-fraction", 0, "fraction of points behind an impaired link (0-1)")
 	fs.Float64Var(&c.impairLossPct, "impair-loss", 0, "impaired links: random loss, percent")
 	fs.DurationVar(&c.impairDelay, "impair-delay", 0, "impaired links: extra delay")
@@ -110,10 +123,33 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.points < 1 || c.publishers < 1 || c.subscribers < 0 || c.duration <= 0 || c.ramp < 0 {
 		return c, errors.New("points and publishers must be at least 1, durations positive")
 	}
+	if c.scenario == "province" && c.url != "" && c.adminPassword == "" {
+		return c, errors.New("province with --url sets the meeting up through the REST API: give --admin-password (or $" + adminEnv + ")")
+	}
 	if c.impairFraction < 0 || c.impairFraction > 1 {
 		return c, errors.New("--impair-fraction is between 0 and 1")
 	}
 	return c, nil
+}
+
+// redactArgs hides secrets given on the command line from the summary.
+func redactArgs(args []string) string {
+	out := make([]string, len(args))
+	hide := false
+	for i, a := range args {
+		switch {
+		case hide:
+			out[i], hide = "***", false
+		case a == "--admin-password" || a == "-admin-password" || a == "--token-secret" || a == "-token-secret":
+			out[i], hide = a, true
+		case strings.HasPrefix(a, "--admin-password=") || strings.HasPrefix(a, "-admin-password=") ||
+			strings.HasPrefix(a, "--token-secret=") || strings.HasPrefix(a, "-token-secret="):
+			out[i] = a[:strings.IndexByte(a, '=')+1] + "***"
+		default:
+			out[i] = a
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 func runMain(args []string, stdout, stderr io.Writer) (int, error) {

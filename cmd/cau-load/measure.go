@@ -27,6 +27,8 @@ type trackStats struct {
 	lastTransit float64
 	haveTransit bool
 	bytes       int
+	keyWidth    int       // picture width of the last keyframe (VP8)
+	highAt      time.Time // first keyframe of the high layer (VP8)
 }
 
 func newTrackStats(publisher, kind string, clockRate uint32) *trackStats {
@@ -68,6 +70,28 @@ func (s *trackStats) add(p *rtp.Packet, size int, key bool, now time.Time) {
 		}
 		s.lastTransit, s.haveTransit = transit, true
 	}
+}
+
+// noteKeyWidth records a keyframe's picture width; high is the high layer's.
+func (s *trackStats) noteKeyWidth(w, high int, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.keyWidth = w
+	if w >= high && s.highAt.IsZero() {
+		s.highAt = now
+	}
+}
+
+func (s *trackStats) lastKeyWidth() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.keyWidth
+}
+
+func (s *trackStats) firstHigh() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.highAt
 }
 
 // counts returns expected, received and late packet counts.

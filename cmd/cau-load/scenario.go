@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // botPlan is what one synthetic bridge point does in a scenario.
@@ -22,41 +24,49 @@ type botPlan struct {
 // plan is a whole scenario.
 type plan struct {
 	bots []*botPlan
+	// chair and floor are set for the province scenario, which runs as a
+	// registered meeting under floor control.
+	chair, floor string
 }
 
-// largeRoom mirrors the server's default policy: above this many peers a
-// subscriber receives only the videos it asks for and the audio of the 3
-// loudest speakers.
+// largeRoom mirrors the server's default policy (development rooms: the
+// all-see-all and speaker scenarios): above this many peers a subscriber
+// receives only the videos it asks for and the audio of the 3 loudest
+// speakers.
 const largeRoom = 20
 
-type point struct{ id, name string }
+// point is one bridge point of the roster: its id (also its device's peer
+// id), name, level and parent as in the registry's CSV format.
+type point struct{ id, name, level, parent string }
 
-// roster reads points from a CSV with header id,name,... (as
-// ../shared/testdata/bridgepoints-langson.csv), or invents n.
-func roster(path string, n int) ([]point, error) {
-	var pts []point
+// roster reads points from a CSV with header id,name,level,parent,... (as
+// ../shared/testdata/bridgepoints-langson.csv; level and parent may be
+// missing), or invents n: one province root, the rest its districts. Points
+// beyond the file's are invented too (their level and parent are settled at
+// import, see extraPoints). The raw file is returned for the registry import.
+func roster(path string, n int) (pts []point, file []byte, err error) {
 	if path != "" {
-		fh, err := os.Open(path)
-		if err != nil {
-			return nil, err
+		if file, err = os.ReadFile(path); err != nil {
+			return nil, nil, err
 		}
-		defer fh.Close()
-		r := csv.NewReader(fh)
+		r := csv.NewReader(bytes.NewReader(file))
+		r.FieldsPerRecord = -1
 		header, err := r.Read()
 		if err != nil {
-			return nil, fmt.Errorf("roster %s: %w", path, err)
+			return nil, nil, fmt.Errorf("roster %s: %w", path, err)
 		}
-		idCol, nameCol := -1, -1
+		col := map[string]int{}
 		for i, h := range header {
-			switch h {
-			case "id":
-				idCol = i
-			case "name":
-				nameCol = i
-			}
+			col[strings.ToLower(strings.TrimSpace(strings.TrimPrefix(h, "\ufeff")))] = i
 		}
-		if idCol < 0 {
-			return nil, fmt.Errorf("roster %s: no id column", path)
+		if _, ok := col["id"]; !ok {
+			return nil, nil, fmt.Errorf("roster %s: no id column", path)
+		}
+		get := func(rec []string, name string) string {
+			if i, ok := col[name]; ok && i < len(rec) {
+				return strings.TrimSpace(rec[i])
+			}
+			return ""
 		}
 		for row := 2; ; row++ {
 			rec, err := r.Read()
@@ -64,22 +74,47 @@ func roster(path string, n int) ([]point, error) {
 				break
 			}
 			if err != nil {
-				return nil, fmt.Errorf("roster %s row %d: %w", path, row, err)
+				return nil, nil, fmt.Errorf("roster %s row %d: %w", path, row, err)
 			}
-			p := point{id: rec[idCol], name: rec[idCol]}
-			if nameCol >= 0 {
-				p.name = rec[nameCol]
+			p := point{id: get(rec, "id"), name: get(rec, "name"), level: get(rec, "level"), parent: get(rec, "parent")}
+			if p.name == "" {
+				p.name = p.id
 			}
 			pts = append(pts, p)
 		}
 	}
+	invented := len(pts) == 0
 	for i := len(pts); i < n; i++ {
-		pts = append(pts, point{id: fmt.Sprintf("bp%03d", i), name: fmt.Sprintf("Điểm cầu %03d", i)})
+		p := point{id: fmt.Sprintf("bp%03d", i), name: fmt.Sprintf("Điểm cầu %03d", i)}
+		if invented {
+			p.level, p.parent = "district", "bp000"
+			if i == 0 {
+				p.level, p.parent = "province", ""
+			}
+		}
+		pts = append(pts, p)
 	}
 	if n > 0 && len(pts) > n {
 		pts = pts[:n]
 	}
-	return pts, nil
+	return pts, file, nil
+}
+
+// chairAndFloor picks the province scenario's chair, the roster's main
+// province point (the first at level "province", else the first point), and
+// the site given the floor, the point after it.
+func chairAndFloor(pts []point) (chair, floor int) {
+	for i, p := range pts {
+		if p.level == "province" {
+			chair = i
+			break
+		}
+	}
+	floor = -1
+	if len(pts) > 1 {
+		floor = (chair + 1) % len(pts)
+	}
+	return chair, floor
 }
 
 // allSeeAll: every point publishes and receives every other point.
@@ -98,39 +133,38 @@ func allSeeAll(pts []point) plan {
 	return p
 }
 
-// province: point 0 chairs and point 1 has the floor; both are on air at
-// the high layer for everyone, and they are the only ones speaking. The chair
-// also watches a grid of the next 25 points at the low layer. Every point
-// publishes all layers; dynacast pauses what nobody watches.
+// province runs as a registered meeting under floor control: the chair
+// point's device is the chair, on air from the start; once everyone has
+// joined it gives the floor to one site and watches a 25-site grid page at
+// the low layer. The floor policy sends on-air video at high to everyone and
+// forwards only on-air audio, so nobody asks for qualities. Every point
+// publishes all layers; dynacast pauses what nobody watches. The plan's bots
+// are the chair, the floor, then the others in roster order; the chair's
+// grid expectations come from its grid_page events at run time.
 func province(pts []point) plan {
-	var p plan
-	large := len(pts) > largeRoom
-	chair, floor := pts[0].id, ""
-	if len(pts) > 1 {
-		floor = pts[1].id
+	chairIdx, floorIdx := chairAndFloor(pts)
+	order := []point{pts[chairIdx]}
+	if floorIdx >= 0 {
+		order = append(order, pts[floorIdx])
 	}
 	for i, pt := range pts {
+		if i != chairIdx && i != floorIdx {
+			order = append(order, pt)
+		}
+	}
+	p := plan{chair: order[0].id}
+	if len(order) > 1 {
+		p.floor = order[1].id
+	}
+	for i, pt := range order {
 		b := &botPlan{id: pt.id, name: pt.name, publish: true, level: 127, want: map[string]string{}}
 		if i < 2 {
 			b.level = 30 - uint8(i)*5 // speech
 		}
-		for j, o := range pts {
-			if o.id == pt.id {
-				continue
-			}
-			switch {
-			case o.id == chair || o.id == floor:
-				b.want[o.id] = "high"
-			case i == 0 && j >= 2 && j < 27:
-				b.want[o.id] = "low" // the chair's roll-call grid
-			case !large:
-				b.want[o.id] = "off" // small rooms send everything unless told
-			}
-			if q := b.want[o.id]; q == "high" || q == "low" {
-				b.videoFrom = append(b.videoFrom, o.id)
-			}
-			if !large || o.id == chair || o.id == floor {
-				b.audioFrom = append(b.audioFrom, o.id)
+		for _, on := range []string{p.chair, p.floor} {
+			if on != "" && on != pt.id {
+				b.videoFrom = append(b.videoFrom, on)
+				b.audioFrom = append(b.audioFrom, on)
 			}
 		}
 		p.bots = append(p.bots, b)

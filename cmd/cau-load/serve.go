@@ -12,8 +12,12 @@ import (
 	"github.com/cau-bridge/cau/internal/app"
 )
 
-// secretEnv passes the token secret to the child server.
-const secretEnv = "CAU_LOAD_SECRET"
+// secretEnv passes the token secret to the child server, adminEnv the IT
+// admin's password (also --admin-password's default, with --url).
+const (
+	secretEnv = "CAU_LOAD_SECRET"
+	adminEnv  = "CAU_LOAD_ADMIN_PASSWORD"
+)
 
 // serveChild runs a server on loopback for the parent cau-load, prints its
 // URL on stdout, and stops when stdin closes.
@@ -33,7 +37,7 @@ func serveChild(args []string) error {
 	if v := os.Getenv("CAU_LOAD_SERVER_LOG"); v != "" {
 		_ = level.UnmarshalText([]byte(v))
 	}
-	a, err := startServer(dir, os.Getenv(secretEnv), *codec, *pprofAddr,
+	a, err := startServer(dir, os.Getenv(secretEnv), os.Getenv(adminEnv), *codec, *pprofAddr,
 		slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})))
 	if err != nil {
 		return err
@@ -45,13 +49,13 @@ func serveChild(args []string) error {
 	return a.Shutdown(ctx)
 }
 
-func startServer(dir, secret, codec, pprofAddr string, log *slog.Logger) (*app.App, error) {
+func startServer(dir, secret, adminPassword, codec, pprofAddr string, log *slog.Logger) (*app.App, error) {
 	mime := "video/VP8"
 	if codec == "h264" {
 		mime = "video/H264"
 	}
 	return app.Start(app.Config{
 		HTTPAddr: "127.0.0.1:0", DataDir: dir, ICEIP: "127.0.0.1", UDPPort: 0, TCPPort: 0,
-		IncludeLoopback: true, TokenSecret: secret, VideoCodec: mime, PprofAddr: pprofAddr, Logger: log,
+		IncludeLoopback: true, TokenSecret: secret, AdminPassword: adminPassword, VideoCodec: mime, PprofAddr: pprofAddr, Logger: log,
 	})
 }

@@ -136,7 +136,8 @@ func Start(cfg Config) (*App, error) {
 	}
 	sig := signaling.NewServer(sc)
 	h := web.New(web.Config{Signaling: sig, Tokens: tokens, DevJoin: cfg.DevJoin, Logger: cfg.Logger,
-		Stats: func() any { return media.Totals() }, Registry: reg, Live: live{sig}, Agenda: paper.svc})
+		Stats: func() any { return media.Totals() }, Registry: reg, Live: live{sig}, Agenda: paper.svc,
+		Metrics: web.MetricsHandler(media, sig)})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		_ = media.Close()

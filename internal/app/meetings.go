@@ -86,6 +86,22 @@ func (l live) Connected(meeting string) map[string]bool {
 	return out
 }
 
-func (l live) Flowing(meeting string) map[string]bool { return nil }
+// Flowing lists the points whose published media arrived in the last
+// sample window.
+func (l live) Flowing(meeting string) map[string]bool {
+	out := map[string]bool{}
+	for _, q := range l.sig.Quality(meeting) {
+		if q.Online && q.Publishing && q.SilentMS == 0 && q.Up.BitrateBPS > 0 {
+			out[q.Point] = true
+		}
+	}
+	return out
+}
 
-func (l live) Quality(meeting string) any { return []any{} }
+func (l live) Quality(meeting string) any {
+	pts := l.sig.Quality(meeting)
+	if pts == nil {
+		pts = []signaling.PointQuality{}
+	}
+	return map[string]any{"meeting": meeting, "points": pts}
+}

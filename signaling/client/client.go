@@ -49,9 +49,14 @@ type Client struct {
 	ws  *websocket.Conn
 	wmu sync.Mutex
 
-	mu           sync.Mutex
-	pub, sub     *webrtc.PeerConnection
-	pubPending   bool // re-offer once the outstanding offer is answered
+	mu         sync.Mutex
+	pub, sub   *webrtc.PeerConnection
+	pubPending bool // re-offer once the outstanding offer is answered
+	// candMu guards the publisher's candidates held until its first offer
+	// is sent.
+	candMu       sync.Mutex
+	pubOffered   bool
+	pubOutbox    []signaling.CandidateData
 	pubCands     []webrtc.ICECandidateInit
 	subCands     []webrtc.ICECandidateInit
 	subOffers    int
@@ -186,9 +191,22 @@ func (c *Client) newPC(target string) (*webrtc.PeerConnection, error) {
 		return nil, err
 	}
 	pc.OnICECandidate(func(cand *webrtc.ICECandidate) {
-		if cand != nil {
-			_ = c.Send(signaling.TypeCandidate, signaling.CandidateData{Target: target, Candidate: cand.ToJSON()})
+		if cand == nil {
+			return
 		}
+		d := signaling.CandidateData{Target: target, Candidate: cand.ToJSON()}
+		if target == signaling.TargetPub {
+			// Gathering starts at SetLocalDescription, before the offer
+			// is sent: hold the publisher's candidates until it is, or
+			// the server refuses them ("no publisher connection yet").
+			c.candMu.Lock()
+			defer c.candMu.Unlock()
+			if !c.pubOffered {
+				c.pubOutbox = append(c.pubOutbox, d)
+				return
+			}
+		}
+		_ = c.Send(signaling.TypeCandidate, d)
 	})
 	return pc, nil
 }
@@ -334,7 +352,19 @@ func (c *Client) offerPubLocked() error {
 	if err := c.pub.SetLocalDescription(offer); err != nil {
 		return err
 	}
-	return c.Send(signaling.TypeOffer, signaling.SDPData{Target: signaling.TargetPub, SDP: offer.SDP})
+	if err := c.Send(signaling.TypeOffer, signaling.SDPData{Target: signaling.TargetPub, SDP: offer.SDP}); err != nil {
+		return err
+	}
+	c.candMu.Lock()
+	defer c.candMu.Unlock()
+	if !c.pubOffered {
+		c.pubOffered = true
+		for _, d := range c.pubOutbox {
+			_ = c.Send(signaling.TypeCandidate, d)
+		}
+		c.pubOutbox = nil
+	}
+	return nil
 }
 
 func (c *Client) readLoop() {

@@ -139,6 +139,8 @@ func (s *session) handle(raw []byte) bool {
 		err = s.handleFloor(env)
 	case TypeQualitySubscribe, TypeQualityUnsubscribe:
 		err = s.handleQualityFeed(env)
+	case TypeCheck:
+		err = s.handleCheck(env)
 	case TypePing:
 		err = decodeData(env, &struct{}{})
 		if err == nil {
@@ -161,7 +163,7 @@ func (s *session) handle(raw []byte) bool {
 func knownType(t string) bool {
 	switch t {
 	case TypeJoin, TypeOffer, TypeAnswer, TypeCandidate, TypeLeave, TypePing, TypeQuality,
-		TypeQualitySubscribe, TypeQualityUnsubscribe:
+		TypeQualitySubscribe, TypeQualityUnsubscribe, TypeCheck:
 		return true
 	}
 	return isFloorType(t)

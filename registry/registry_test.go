@@ -13,7 +13,7 @@ import (
 	"github.com/cau-bridge/cau/storage"
 )
 
-const roster = "../../shared/testdata/bridgepoints-langson.csv"
+const roster = "testdata/bridgepoints-langson.csv"
 
 func newRegistry(t *testing.T) *registry.Registry {
 	t.Helper()

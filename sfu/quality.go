@@ -328,6 +328,11 @@ func (p *peer) Connected() bool { return p.connected.Load() }
 // ICERoundTrip is the latest round trip measured by ICE connectivity checks
 // on the selected candidate pair; 0 when unknown.
 func (p *peer) ICERoundTrip() time.Duration {
+	// pion writes the ICE transport's state unguarded while it starts;
+	// read it only once the connection is up.
+	if !p.connected.Load() {
+		return 0
+	}
 	sctp := p.pc.SCTP()
 	if sctp == nil || sctp.Transport() == nil || sctp.Transport().ICETransport() == nil {
 		return 0

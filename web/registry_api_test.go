@@ -80,7 +80,7 @@ func startRegistryServer(t *testing.T) *app.App {
 
 func importLangSon(t *testing.T, a *app.App, admin string) {
 	t.Helper()
-	roster, err := os.ReadFile("../../shared/testdata/bridgepoints-langson.csv")
+	roster, err := os.ReadFile("../registry/testdata/bridgepoints-langson.csv")
 	if err != nil {
 		t.Fatal(err)
 	}

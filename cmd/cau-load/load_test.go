@@ -152,7 +152,7 @@ func TestScenarioPlans(t *testing.T) {
 // points, whether the roster is invented, larger than the run (excludes) or
 // smaller (invented extras), and every device must get its token quickly.
 func TestMeetingSetup(t *testing.T) {
-	langson := "../../../shared/testdata/bridgepoints-langson.csv"
+	langson := "../../registry/testdata/bridgepoints-langson.csv"
 	cases := []struct {
 		name   string
 		roster string
@@ -167,7 +167,7 @@ func TestMeetingSetup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.roster != "" {
 				if _, err := os.Stat(tc.roster); err != nil {
-					t.Skip("no roster:", err)
+					t.Fatal("the roster copy in registry/testdata:", err)
 				}
 			}
 			args := []string{"--in-process", "--scenario", "province", "--points", fmt.Sprint(tc.points)}

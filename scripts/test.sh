@@ -37,7 +37,7 @@ go vet ./...
 realtime='/signaling$|/cmd/cau-load$'
 echo "== go test -race"
 go test -race -count=1 -timeout 20m $(go list ./... | grep -Ev "$realtime")
-go test -race -count=1 -timeout 10m -run 'Token|BadInput|Keepalive|Fanout|Rejoin' ./signaling
+go test -race -count=1 -timeout 10m -run 'Token|BadInput|Keepalive|Fanout|Rejoin|RoleTable' ./signaling
 echo "== go test (real-time media)"
 go test -count=1 -timeout 15m $(go list ./... | grep -E "$realtime")
 

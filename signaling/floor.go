@@ -29,6 +29,9 @@ type MeetingInfo struct {
 	// ChairPoint is the chair's bridge point, which is also its device's
 	// peer id; it is always on air. "" when the meeting has none.
 	ChairPoint string
+	// Closed is true when the meeting may not be joined now: it is still
+	// scheduled, or it has ended.
+	Closed bool
 }
 
 // ErrNoMeeting tells signaling that a meeting id is not a registered meeting,

@@ -199,6 +199,14 @@ func (s *session) handleJoin(env Envelope) bool {
 		s.closeWith(websocket.ClosePolicyViolation, code)
 		return true
 	}
+	if code, err := s.srv.admit(claims.Meeting); err != nil {
+		if code == CodeInternal {
+			s.log.Error("look up meeting", "meeting", claims.Meeting, "err", err)
+		}
+		s.sendError(code, err.Error(), env.ID)
+		s.closeWith(websocket.ClosePolicyViolation, code)
+		return true
+	}
 	s.claims = claims
 	s.peerID = claims.Subject
 	s.log = s.log.With("peer", s.peerID, "meeting", claims.Meeting)

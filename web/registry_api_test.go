@@ -226,6 +226,21 @@ func TestRegistryAPIFlow(t *testing.T) {
 	if st := call(t, a, "POST", "/meetings/"+m.ID+"/state", secTok, map[string]string{"state": "ended"}, nil); st != 201 {
 		t.Fatalf("end: %d", st)
 	}
+	// Ending the meeting closes its sessions, and its tokens stop working.
+	select {
+	case <-c.Done():
+		if code, why := c.CloseReason(); code != 1000 || why != "meeting ended" {
+			t.Errorf("session closed with %d %q, want 1000 \"meeting ended\"", code, why)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the meeting ended but its session stayed open")
+	}
+	if c2, err := client.Dial(ctx, client.Config{URL: a.WSURL(), Token: join.Token}); err == nil {
+		c2.Close()
+		t.Error("a meeting token still joins after the meeting ended")
+	} else if !strings.Contains(err.Error(), "meeting_closed") {
+		t.Errorf("joining an ended meeting: %v, want meeting_closed", err)
+	}
 	var rec registry.Record
 	if st := call(t, a, "GET", "/meetings/"+m.ID+"/attendance", secTok, nil, &rec); st != 200 || rec.Present != 1 || rec.Absent != 1 || rec.Missing != 11 {
 		t.Errorf("attendance record: %d present %d absent %d missing %d", st, rec.Present, rec.Absent, rec.Missing)

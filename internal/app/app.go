@@ -137,7 +137,7 @@ func Start(cfg Config) (*App, error) {
 	sig := signaling.NewServer(sc)
 	h := web.New(web.Config{Signaling: sig, Tokens: tokens, DevJoin: cfg.DevJoin, Logger: cfg.Logger,
 		Stats: func() any { return media.Totals() }, Registry: reg, Live: live{sig}, Agenda: paper.svc,
-		Metrics: web.MetricsHandler(media, sig)})
+		Metrics: web.MetricsHandler(media, sig), EndMeeting: sig.EndMeeting})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		_ = media.Close()

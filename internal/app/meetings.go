@@ -22,7 +22,8 @@ func (m registryMeetings) Meeting(ctx context.Context, id string) (signaling.Mee
 	if err != nil {
 		return signaling.MeetingInfo{}, err
 	}
-	return signaling.MeetingInfo{OnAirMax: mt.OnAirMax, ChairPoint: mt.ChairPoint}, nil
+	return signaling.MeetingInfo{OnAirMax: mt.OnAirMax, ChairPoint: mt.ChairPoint,
+		Closed: mt.State != registry.StateOpen && mt.State != registry.StateLive}, nil
 }
 
 // presenceEvent is one join or leave, recorded for the roll call.

@@ -1,7 +1,8 @@
-// Cầu: minimal meeting page. Protocol: docs/protocol.md.
-'use strict';
+// Cầu: minimal meeting page (development). Protocol: docs/protocol.md; the
+// session and its peer connections live in meeting.js.
+import { MeetingClient, getMedia } from './meeting.js';
 
-(() => {
+{
   // ---- Locale ----------------------------------------------------------
 
   const I18N = {
@@ -56,14 +57,6 @@
   // ?quality=low|medium|high: ask that quality for every remote video track.
   const defaultQuality = QUALITIES.includes(params.get('quality')) ? params.get('quality') : null;
 
-  // Camera simulcast: three layers, lowest first (RIDs l, m, h; docs/protocol.md).
-  const SIMULCAST = [
-    { rid: 'l', scaleResolutionDownBy: 4, maxBitrate: 150000 },
-    { rid: 'm', scaleResolutionDownBy: 2, maxBitrate: 500000 },
-    { rid: 'h', scaleResolutionDownBy: 1, maxBitrate: 1500000 },
-  ];
-  const CAMERA = { width: 1280, height: 720 };
-
   // t translates a key, filling {placeholders}; undefined if the current
   // locale lacks it (English leaves server texts as they are).
   function t(key, vars = {}) {
@@ -81,26 +74,24 @@
 
   // ---- State -------------------------------------------------------------
 
-  // Exposed for automated tests.
-  // speaker: the last "speaker" data; layers: our track id -> the last "layers" active flags.
-  const cau = { pub: null, sub: null, state: 'idle', speaker: null, layers: {} };
+  // Exposed for automated tests: pub, sub, state, speaker, layers.
+  const cau = new MeetingClient({
+    message: onMessage,
+    track: onRemoteTrack,
+    close: onClose,
+    mediaError: (e) => say('mediaError', { err: e.message }, true),
+    socketError: () => say('wsError', {}, true),
+  });
   window.cau = cau;
 
   const urlToken = params.get('token');
-  let ws = null;
   let me = null;                 // "joined" data
   let localStream = null;
-  let keepalive = null;
-  let leaving = false;
-  let offerChain = Promise.resolve();
+  let mediaReady = Promise.resolve();
   const names = new Map();       // peer id -> display name
   const tiles = new Map();       // peer id -> {el, video, label, select, stream, quality, videoTracks}
   const published = new Map();   // peer id -> Set of its published video track ids ("track_published")
   let activeSpeaker = '';        // from "speaker" events; '' when nobody speaks
-  const layerChain = new Map();  // our track id -> promise chain of setParameters calls
-  const remoteQ = { pub: [], sub: [] };   // server candidates waiting for a remote description
-  const localQ = { pub: [], sub: [] };    // our candidates waiting for our description to be sent
-  const descSent = { pub: false, sub: false };
   let status = { fn: () => '', error: false };
 
   // ---- Rendering ---------------------------------------------------------
@@ -271,102 +262,10 @@
 
   // ---- Signaling ---------------------------------------------------------
 
-  function send(type, data = {}) {
-    if (ws?.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ v: 1, type, data }));
-  }
-
-  function sendCandidate(target, c) {
-    if (!c || !c.candidate) return; // null / end-of-candidates
-    if (descSent[target]) send('candidate', { target, candidate: c.toJSON() });
-    else localQ[target].push(c);
-  }
-
-  // descriptionSent marks a description as sent and releases our queued candidates.
-  function descriptionSent(target) {
-    descSent[target] = true;
-    for (const c of localQ[target].splice(0)) send('candidate', { target, candidate: c.toJSON() });
-  }
-
-  async function addRemoteCandidate(target, cand) {
-    const pc = cau[target];
-    if (!pc || !pc.remoteDescription) { remoteQ[target].push(cand); return; }
-    try { await pc.addIceCandidate(cand); } catch (e) { console.warn('addIceCandidate', target, e); }
-  }
-
-  function flushRemote(target) {
-    for (const c of remoteQ[target].splice(0)) addRemoteCandidate(target, c);
-  }
-
-  function newPC(target) {
-    const pc = new RTCPeerConnection();
-    cau[target] = pc;
-    pc.onicecandidate = (e) => sendCandidate(target, e.candidate);
-    pc.onconnectionstatechange = () => console.info(target, pc.connectionState);
-    return pc;
-  }
-
-  // Offers on "sub" are handled strictly one after another.
-  function onSubOffer(sdp) {
-    offerChain = offerChain.then(async () => {
-      const pc = cau.sub;
-      if (!pc || pc.signalingState === 'closed') return;
-      await pc.setRemoteDescription({ type: 'offer', sdp });
-      flushRemote('sub');
-      await pc.setLocalDescription(await pc.createAnswer());
-      send('answer', { target: 'sub', sdp: pc.localDescription.sdp });
-      descriptionSent('sub');
-    }).catch((e) => { if (cau.state !== 'closed') say('mediaError', { err: e.message }, true); });
-  }
-
-  async function onPubAnswer(sdp) {
-    try {
-      await cau.pub.setRemoteDescription({ type: 'answer', sdp });
-      flushRemote('pub');
-    } catch (e) { say('mediaError', { err: e.message }, true); }
-  }
-
-  async function startPublishing() {
-    if (cau.state !== 'joined' || cau.pub || !localStream?.getTracks().length) return;
-    const pc = newPC('pub');
-    for (const track of localStream.getTracks()) {
-      const init = { direction: 'sendonly', streams: [localStream] };
-      // The camera goes out as simulcast; the server forwards one layer to each subscriber.
-      if (track.kind === 'video') init.sendEncodings = SIMULCAST.map((e) => ({ ...e }));
-      pc.addTransceiver(track, init);
-    }
-    try {
-      await pc.setLocalDescription(await pc.createOffer());
-      send('offer', { target: 'pub', sdp: pc.localDescription.sdp });
-      descriptionSent('pub');
-    } catch (e) { say('mediaError', { err: e.message }, true); }
-  }
-
-  // onLayers applies a dynacast request: pause (false) or resume (true) the
-  // simulcast encodings of one of our tracks, by RID. Calls per track run one
-  // after another (setParameters must not overlap on one sender).
-  function onLayers(d) {
-    if (!d.active) return;
-    cau.layers[d.track] = d.active;
-    const sender = cau.pub?.getSenders().find((s) => s.track?.id === d.track);
-    if (!sender) return;
-    const prev = layerChain.get(d.track) ?? Promise.resolve();
-    const next = prev.then(async () => {
-      const p = sender.getParameters();
-      let changed = false;
-      for (const enc of p.encodings ?? []) {
-        if (enc.rid in d.active && enc.active !== d.active[enc.rid]) {
-          enc.active = d.active[enc.rid];
-          changed = true;
-        }
-      }
-      if (changed) await sender.setParameters(p);
-    }).catch((e) => console.warn('layers', d.track, e));
-    layerChain.set(d.track, next);
-  }
+  const send = (type, data) => cau.send(type, data);
 
   // onSpeaker highlights the active speaker's tile.
   function onSpeaker(d) {
-    cau.speaker = d;
     const next = d.active ?? '';
     if (next === activeSpeaker) return;
     activeSpeaker = next;
@@ -380,20 +279,8 @@
       case 'joined':
         me = d;
         for (const p of d.peers ?? []) names.set(p.id, p.name);
-        cau.state = 'joined';
         say('joined', { meeting: d.meeting });
-        if (d.keepalive_ms > 0) keepalive = setInterval(() => send('ping'), d.keepalive_ms);
         render();
-        mediaReady.then(startPublishing);
-        break;
-      case 'offer':
-        if (d.target === 'sub') onSubOffer(d.sdp);
-        break;
-      case 'answer':
-        if (d.target === 'pub' && cau.pub) onPubAnswer(d.sdp);
-        break;
-      case 'candidate':
-        if ((d.target === 'pub' || d.target === 'sub') && d.candidate) addRemoteCandidate(d.target, d.candidate);
         break;
       case 'peer_joined':
         names.set(d.id, d.name);
@@ -410,7 +297,6 @@
         break;
       }
       case 'layers':
-        onLayers(d);
         break;
       case 'track_published':
         // In a large room video comes only on request: ask for it at once
@@ -439,30 +325,12 @@
       case 'error':
         showError(d.code, d.message);
         break;
-      case 'pong':
-        break;
       default:
         console.warn('unknown message', msg);
     }
   }
 
   // ---- Join and leave ----------------------------------------------------
-
-  let mediaReady = Promise.resolve();
-
-  async function getMedia() {
-    const tries = [
-      { audio: true, video: CAMERA },
-      { audio: true },
-      { video: CAMERA },
-    ];
-    let lastErr;
-    for (const c of tries) {
-      try { return await navigator.mediaDevices.getUserMedia(c); } catch (e) { lastErr = e; }
-    }
-    say('noMedia', { err: lastErr?.name ?? 'unavailable' }, true);
-    return null;
-  }
 
   async function fetchToken(name, meeting) {
     say('gettingToken');
@@ -484,59 +352,34 @@
   }
 
   function join(token) {
-    cau.state = 'joining';
-    leaving = false;
     me = null;
     names.clear();
     published.clear();
-    for (const q of [remoteQ, localQ]) { q.pub = []; q.sub = []; }
-    descSent.pub = descSent.sub = false;
-    cau.pub = null;
     activeSpeaker = '';
-    layerChain.clear();
-    cau.layers = {};
-    cau.speaker = null;
-    offerChain = Promise.resolve();
     ui.joinSec.hidden = true;
     ui.call.hidden = false;
     say('connecting');
 
     mediaReady = getMedia().then((stream) => {
+      if (!stream) say('noMedia', { err: getMedia.error?.name ?? 'unavailable' }, true);
       localStream = stream;
       ui.selfVideo.srcObject = stream;
       render();
+      return stream;
     });
-
-    // The sub connection exists before "join" so an early offer finds it.
-    newPC('sub').ontrack = onRemoteTrack;
-
-    const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-    const sock = new WebSocket(`${proto}://${location.host}/ws`);
-    ws = sock;
-    // Handlers ignore a socket that a later join has replaced.
-    sock.onopen = () => send('join', { token });
-    sock.onmessage = (e) => {
-      let msg;
-      try { msg = JSON.parse(e.data); } catch { return; }
-      if (ws === sock) onMessage(msg);
-    };
-    sock.onerror = () => { if (ws === sock && !leaving) say('wsError', {}, true); };
-    sock.onclose = (e) => {
-      if (ws !== sock) return;
-      const prev = status.error ? status.fn : null; // keep an error already shown (e.g. the token error)
-      teardown();
-      if (leaving) { say('left'); return; }
-      const reason = () => (e.reason ? ': ' + (t('reason.' + e.reason) ?? e.reason) : '');
-      setStatus(() => (prev ? prev() + ' ' : '') + t('closed', { code: e.code, reason: reason() }), true);
-    };
+    cau.join(token, mediaReady);
     render();
   }
 
+  function onClose(e, leaving) {
+    const prev = status.error ? status.fn : null; // keep an error already shown (e.g. the token error)
+    teardown();
+    if (leaving) { say('left'); return; }
+    const reason = () => (e.reason ? ': ' + (t('reason.' + e.reason) ?? e.reason) : '');
+    setStatus(() => (prev ? prev() + ' ' : '') + t('closed', { code: e.code, reason: reason() }), true);
+  }
+
   function teardown() {
-    cau.state = 'closed';
-    clearInterval(keepalive);
-    keepalive = null;
-    for (const target of ['pub', 'sub']) cau[target]?.close();
     for (const id of [...tiles.keys()]) removeTile(id);
     mediaReady.then(() => {
       localStream?.getTracks().forEach((x) => x.stop());
@@ -552,11 +395,7 @@
     render();
   }
 
-  function leave() {
-    leaving = true;
-    send('leave');
-    ws?.close(1000, 'left');
-  }
+  const leave = () => cau.leave();
 
   // ---- Controls ----------------------------------------------------------
 
@@ -593,4 +432,4 @@
   render();
   if (params.get('autojoin') === '1') ui.form.requestSubmit();
   else (urlToken ? ui.joinBtn : ui.name).focus();
-})();
+}

@@ -145,9 +145,30 @@ func parseTS(s sql.NullString) *time.Time {
 	return &t
 }
 
-// KeepRecord freezes the roll call as the meeting's attendance record; a
-// meeting has one record, kept the first time.
-func (r *Registry) KeepRecord(ctx context.Context, meetingID string, entries []RollEntry) (Record, error) {
+// AttendanceRecord returns the record kept when the meeting ended.
+func (r *Registry) AttendanceRecord(ctx context.Context, meetingID string) (Record, error) {
+	var body string
+	err := r.db.QueryRowContext(ctx, `SELECT body FROM attendance_records WHERE meeting_id = ?`, meetingID).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, fmt.Errorf("attendance record of %s: %w", meetingID, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, err
+	}
+	var rec Record
+	return rec, json.Unmarshal([]byte(body), &rec)
+}
+
+// EndMeeting ends a meeting and keeps its attendance record from entries,
+// in one transaction: a meeting is never ended without its record.
+func (r *Registry) EndMeeting(ctx context.Context, meetingID string, entries []RollEntry) (Meeting, error) {
+	m, err := r.Meeting(ctx, meetingID)
+	if err != nil {
+		return Meeting{}, err
+	}
+	if m.State == StateEnded {
+		return Meeting{}, fmt.Errorf("%w: meeting %s has already ended", ErrConflict, m.ID)
+	}
 	rec := Record{MeetingID: meetingID, RecordedAt: r.now().UTC(), Entries: entries}
 	for _, e := range entries {
 		switch {
@@ -161,25 +182,24 @@ func (r *Registry) KeepRecord(ctx context.Context, meetingID string, entries []R
 	}
 	body, err := json.Marshal(rec)
 	if err != nil {
-		return Record{}, err
+		return Meeting{}, err
 	}
-	_, err = r.db.ExecContext(ctx, `INSERT INTO attendance_records(meeting_id, body) VALUES (?, ?) ON CONFLICT(meeting_id) DO NOTHING`, meetingID, string(body))
+	err = r.db.Tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE meetings SET state = ?, ended_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+			WHERE id = ? AND state = ?`, StateEnded, m.ID, m.State)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("%w: meeting %s changed state meanwhile", ErrConflict, m.ID)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO attendance_records(meeting_id, body) VALUES (?, ?)
+			ON CONFLICT(meeting_id) DO UPDATE SET body = excluded.body, recorded_at = excluded.recorded_at`, m.ID, string(body))
+		return err
+	})
 	if err != nil {
-		return Record{}, fmt.Errorf("keep attendance record: %w", err)
+		return Meeting{}, err
 	}
-	return r.AttendanceRecord(ctx, meetingID)
-}
-
-// AttendanceRecord returns the record kept when the meeting ended.
-func (r *Registry) AttendanceRecord(ctx context.Context, meetingID string) (Record, error) {
-	var body string
-	err := r.db.QueryRowContext(ctx, `SELECT body FROM attendance_records WHERE meeting_id = ?`, meetingID).Scan(&body)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Record{}, fmt.Errorf("attendance record of %s: %w", meetingID, ErrNotFound)
-	}
-	if err != nil {
-		return Record{}, err
-	}
-	var rec Record
-	return rec, json.Unmarshal([]byte(body), &rec)
+	m.State = StateEnded
+	return m, nil
 }

@@ -73,9 +73,8 @@ func (r *Registry) RevokeCredentials(ctx context.Context, pointID string) (int, 
 // AuthenticatePoint checks a device's credential and returns its point. A
 // revoked credential or a disabled point fails with ErrUnauthorized.
 func (r *Registry) AuthenticatePoint(ctx context.Context, secret string) (Point, error) {
-	rest, ok := strings.CutPrefix(secret, "cau_pt_")
-	id, _, ok2 := strings.Cut(rest, "_")
-	if !ok || !ok2 {
+	id := CredentialID(secret)
+	if id == "" {
 		return Point{}, ErrUnauthorized
 	}
 	var pointID, hash string
@@ -132,8 +131,12 @@ func (r *Registry) CreateUser(ctx context.Context, u User, password string) (Use
 		return User{}, fmt.Errorf("%w: password must be 10-200 characters", ErrInvalid)
 	}
 	u.ID = "u-" + newSecret(6)
-	_, err := r.db.ExecContext(ctx, `INSERT INTO users(id, username, name, role, password_hash) VALUES (?, ?, ?, ?, ?)`,
-		u.ID, u.Username, u.Name, string(u.Role), hashPassword(password, newSecret(16)))
+	hash, err := r.hash(ctx, password, newSecret(16))
+	if err != nil {
+		return User{}, err
+	}
+	_, err = r.db.ExecContext(ctx, `INSERT INTO users(id, username, name, role, password_hash) VALUES (?, ?, ?, ?, ?)`,
+		u.ID, u.Username, u.Name, string(u.Role), hash)
 	if err != nil && strings.Contains(err.Error(), "UNIQUE") {
 		return User{}, fmt.Errorf("user %q: %w", u.Username, ErrConflict)
 	}
@@ -179,14 +182,21 @@ func (r *Registry) Login(ctx context.Context, username, password string) (User, 
 	err := r.db.QueryRowContext(ctx, `SELECT id, username, name, role, password_hash FROM users WHERE username = ?`, username).
 		Scan(&u.ID, &u.Username, &u.Name, &u.Role, &stored)
 	if errors.Is(err, sql.ErrNoRows) {
-		hashPassword(password, "timing-equaliser") // answer as slowly as for a real user
+		_, _ = r.hash(ctx, password, "timing-equaliser") // answer as slowly as for a real user
 		return User{}, ErrUnauthorized
 	}
 	if err != nil {
 		return User{}, err
 	}
 	parts := strings.Split(stored, "$")
-	if len(parts) != 3 || subtle.ConstantTimeCompare([]byte(hashPassword(password, parts[1])), []byte(stored)) != 1 {
+	if len(parts) != 3 {
+		return User{}, ErrUnauthorized
+	}
+	got, err := r.hash(ctx, password, parts[1])
+	if err != nil {
+		return User{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(stored)) != 1 {
 		return User{}, ErrUnauthorized
 	}
 	return u, nil
@@ -204,4 +214,31 @@ func (r *Registry) EnsureAdmin(ctx context.Context, password string) (bool, erro
 	}
 	_, err := r.CreateUser(ctx, User{Username: "admin", Name: "Quản trị CNTT", Role: ITAdmin}, password)
 	return err == nil, err
+}
+
+// CredentialID returns the id part of a credential secret ("" if malformed);
+// tokens issued on the strength of a credential carry it, so revoking the
+// credential revokes them.
+func CredentialID(secret string) string {
+	rest, ok := strings.CutPrefix(secret, "cau_pt_")
+	id, _, ok2 := strings.Cut(rest, "_")
+	if !ok || !ok2 {
+		return ""
+	}
+	return id
+}
+
+// CheckCredential fails with ErrUnauthorized unless credential id of point
+// is still valid: not revoked, and the point enabled.
+func (r *Registry) CheckCredential(ctx context.Context, id, pointID string) error {
+	var n int
+	err := r.db.QueryRowContext(ctx, `SELECT count(*) FROM point_credentials c JOIN points p ON p.id = c.point_id
+		WHERE c.id = ? AND c.point_id = ? AND c.revoked_at IS NULL AND p.enabled = 1`, id, pointID).Scan(&n)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("%w: the credential was revoked or the point disabled", ErrUnauthorized)
+	}
+	return nil
 }

@@ -58,6 +58,10 @@ func (r *Registry) ImportCSV(ctx context.Context, in io.Reader) (int, error) {
 	cr := csv.NewReader(in)
 	cr.FieldsPerRecord = -1
 	header, err := cr.Read()
+	var pe *csv.ParseError
+	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, &pe) {
+		return 0, fmt.Errorf("read CSV: %w", err)
+	}
 	if err != nil {
 		return 0, &ImportError{Rows: []RowError{{Row: 1, Msg: "cannot read the header: " + err.Error()}}}
 	}
@@ -96,10 +100,9 @@ func (r *Registry) ImportCSV(ctx context.Context, in io.Reader) (int, error) {
 				if errors.Is(pe.Err, csv.ErrFieldCount) {
 					continue
 				}
-			} else {
-				bad = append(bad, RowError{Row: n, Msg: err.Error()})
+				break
 			}
-			break
+			return 0, fmt.Errorf("read CSV: %w", err) // the body failed (too large, cut off)
 		}
 		if len(rows) >= MaxImportRows {
 			bad = append(bad, RowError{Row: n, Msg: fmt.Sprintf("more than %d rows", MaxImportRows)})
@@ -139,6 +142,17 @@ func (r *Registry) ImportCSV(ctx context.Context, in io.Reader) (int, error) {
 		for _, rp := range rows {
 			if err := checkTree(all, levels, rp.p.ID); err != nil {
 				bad = append(bad, RowError{Row: rp.row, ID: rp.p.ID, Msg: strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")})
+			}
+		}
+		// Points already registered and not in the file must still fit
+		// under their (possibly changed) parents.
+		for id := range all {
+			if _, inFile := rowOf[id]; inFile {
+				continue
+			}
+			if err := checkTree(all, levels, id); err != nil {
+				bad = append(bad, RowError{Row: 0, ID: id, Msg: "registered point " + id + " would no longer fit: " +
+					strings.TrimPrefix(err.Error(), ErrInvalid.Error()+": ")})
 			}
 		}
 		if len(bad) > 0 {

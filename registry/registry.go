@@ -27,11 +27,28 @@ var (
 type Registry struct {
 	db  *storage.DB
 	now func() time.Time
+	// hashing bounds concurrent password hashes (32 MiB each), so a flood
+	// of sign-in attempts queues instead of exhausting memory.
+	hashing chan struct{}
 }
+
+// maxConcurrentHashes is how many password hashes run at once.
+const maxConcurrentHashes = 4
 
 // New returns a registry persisted in db.
 func New(db *storage.DB) *Registry {
-	return &Registry{db: db, now: time.Now}
+	return &Registry{db: db, now: time.Now, hashing: make(chan struct{}, maxConcurrentHashes)}
+}
+
+// hash computes a password hash, at most maxConcurrentHashes at a time.
+func (r *Registry) hash(ctx context.Context, pw, salt string) (string, error) {
+	select {
+	case r.hashing <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-r.hashing }()
+	return hashPassword(pw, salt), nil
 }
 
 // Level is one level of government, ranked from the top (0).
@@ -212,8 +229,15 @@ func (r *Registry) SavePoint(ctx context.Context, p Point) error {
 			return err
 		}
 		all[p.ID] = p
-		if err := checkTree(all, levels, p.ID); err != nil {
-			return err
+		// Every point, not only this one: a changed level can put its
+		// children above it.
+		for id := range all {
+			if err := checkTree(all, levels, id); err != nil {
+				if id != p.ID {
+					return fmt.Errorf("%w (point %s)", err, id)
+				}
+				return err
+			}
 		}
 		return upsertPoint(ctx, tx, p)
 	})

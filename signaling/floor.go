@@ -51,7 +51,10 @@ const (
 )
 
 // Limits on a grid page.
-const maxGridSize = 64
+const (
+	maxGridSize = 64
+	maxGridPage = 1 << 16 // far beyond any meeting; keeps page*size from overflowing
+)
 
 // hand is one site registered to speak.
 type hand struct {

@@ -163,7 +163,7 @@ func (s *session) handleFloor(env Envelope) error {
 	case TypeFloorMic:
 		required = mic.Peer != "" && mic.Open != nil
 	case TypeGrid:
-		required = grid.Page >= 0 && grid.Size >= 1 && grid.Size <= maxGridSize
+		required = grid.Page >= 0 && grid.Page <= maxGridPage && grid.Size >= 1 && grid.Size <= maxGridSize
 	default:
 		required = true
 	}

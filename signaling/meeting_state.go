@@ -34,20 +34,29 @@ func (s *Server) admit(meeting string) (string, error) {
 
 // EndMeeting closes every session of a meeting in progress (the meeting
 // ended): each client gets close code 1000 "meeting ended".
+// The room is forgotten and marked closed first, so a join racing with the
+// end cannot take a seat in it (and then finds the meeting closed).
 func (s *Server) EndMeeting(meeting string) {
 	s.mu.Lock()
 	r := s.rooms[meeting]
+	if r != nil {
+		delete(s.rooms, meeting)
+	}
 	s.mu.Unlock()
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
+	r.closed = true
 	sessions := make([]*session, 0, len(r.peers))
 	for _, p := range r.peers {
 		sessions = append(sessions, p)
 	}
 	r.mu.Unlock()
+	r.close()
+	// closeWith may wait for a stuck writer; don't hold the caller (an
+	// HTTP request) for each in turn.
 	for _, p := range sessions {
-		p.closeWith(websocket.CloseNormalClosure, "meeting ended")
+		go p.closeWith(websocket.CloseNormalClosure, "meeting ended")
 	}
 }

@@ -403,7 +403,8 @@ func (m *monitor) goneLocked(meeting string, p *pointState, now time.Time) []Ale
 		select {
 		case <-p.sess.stop:
 			// closeWith set the reason before closing stop.
-			left = p.sess.closeWhy == "left" || p.sess.closeWhy == "server shutting down"
+			left = p.sess.closeWhy == "left" || p.sess.closeWhy == "server shutting down" ||
+				p.sess.closeWhy == "meeting ended"
 		default:
 		}
 	}

@@ -118,10 +118,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions[sess] = struct{}{}
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.sessions, sess)
+		s.mu.Unlock()
+	}()
 	sess.run()
-	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
 }
 
 func (s *Server) presence(meeting, peerID string, online bool) {

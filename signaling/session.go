@@ -258,7 +258,12 @@ func (s *session) handleJoin(env Envelope) bool {
 			return true
 		}
 		// The room emptied and closed between lookup and seating: take the
-		// meeting's new room.
+		// meeting's new room, unless the meeting itself ended meanwhile.
+		if code, err := s.srv.admit(claims.Meeting); err != nil {
+			s.sendError(code, err.Error(), env.ID)
+			s.closeWith(websocket.ClosePolicyViolation, code)
+			return true
+		}
 	}
 	select {
 	case <-s.stop: // closed while joining: leave the seat just taken

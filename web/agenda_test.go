@@ -43,6 +43,7 @@ type agendaEnv struct {
 	meeting  string
 	storeDir string
 	tokens   *signaling.Tokens
+	reg      *registry.Registry
 	pki      *sigtest.PKI
 	pdf      []byte
 }
@@ -112,7 +113,7 @@ func newAgendaEnv(t *testing.T, maxUpload int64) *agendaEnv {
 		t.Fatal(err)
 	}
 	return &agendaEnv{t: t, url: srv.URL + "/api/v1/meetings/" + m.ID, meeting: m.ID, storeDir: storeDir,
-		tokens: tokens, pki: pki, pdf: pdf}
+		tokens: tokens, reg: reg, pki: pki, pdf: pdf}
 }
 
 func pemCert(c *x509.Certificate) []byte {
@@ -127,8 +128,16 @@ func (e *agendaEnv) token(role registry.Role, point string) string {
 	if point != "" {
 		sub = "pt-" + point
 	}
-	tok, err := e.tokens.MintClaims(signaling.Claims{Name: "Người " + string(role), Meeting: e.meeting, Role: string(role), Point: point,
-		RegisteredClaims: jwt.RegisteredClaims{Subject: sub}}, time.Hour)
+	claims := signaling.Claims{Name: "Người " + string(role), Meeting: e.meeting, Role: string(role), Point: point,
+		RegisteredClaims: jwt.RegisteredClaims{Subject: sub}}
+	if point != "" { // a device's token names the credential that earned it
+		cred, err := e.reg.IssueCredential(context.Background(), point, false)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		claims.ID = cred.ID
+	}
+	tok, err := e.tokens.MintClaims(claims, time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -22,6 +22,8 @@ type Principal struct {
 	// Meeting is set when the token is a meeting token, which is good for
 	// that meeting only.
 	Meeting string `json:"meeting,omitempty"`
+
+	credential string // the device credential behind the token
 }
 
 func (p *Principal) subject() registry.Subject {
@@ -52,7 +54,17 @@ func (a *api) authenticate(r *http.Request) (*Principal, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Principal{Subject: c.Subject, Name: c.Name, Point: c.Point}
+	if c.Point != "" {
+		// A device's tokens live only as long as the credential that
+		// earned them: revoking it or disabling the point ends them.
+		if c.ID == "" {
+			return nil, errors.New("device token without its credential")
+		}
+		if err := a.reg.CheckCredential(r.Context(), c.ID, c.Point); err != nil {
+			return nil, err
+		}
+	}
+	p := &Principal{Subject: c.Subject, Name: c.Name, Point: c.Point, credential: c.ID}
 	if c.Kind == "api" {
 		p.AccountRole = registry.Role(c.Role)
 	} else {

@@ -66,8 +66,15 @@ func (a *api) mountMeetings(r chi.Router) {
 				m.ID = chi.URLParam(r, "meeting")
 				return a.reg.UpdateMeeting(ctx, *m)
 			}))
-		r.Get("/invited", a.handle(registry.ActMeetingsRead, func(ctx context.Context, _ *Principal, r *http.Request) (any, error) {
-			return a.reg.Invited(ctx, chi.URLParam(r, "meeting"))
+		r.Get("/invited", a.handle(registry.ActMeetingsRead, func(ctx context.Context, p *Principal, r *http.Request) (any, error) {
+			inv, err := a.reg.Invited(ctx, chi.URLParam(r, "meeting"))
+			if err == nil && !registry.Allowed(p.Role, registry.ActPointsRead) {
+				// Contact details are for those who may read points.
+				for i := range inv {
+					inv[i].ContactName, inv[i].ContactPhone, inv[i].ContactEmail = "", "", ""
+				}
+			}
+			return inv, err
 		}))
 		r.Get("/people", a.handle(registry.ActMeetingsRead, func(ctx context.Context, _ *Principal, r *http.Request) (any, error) {
 			return a.reg.People(ctx, chi.URLParam(r, "meeting"))
@@ -122,24 +129,19 @@ func (a *api) rollCall(ctx context.Context, meeting string) ([]registry.RollEntr
 func (a *api) setState(ctx context.Context, _ *Principal, r *http.Request, body any) (any, error) {
 	id := chi.URLParam(r, "meeting")
 	state := body.(*stateBody).State
-	var entries []registry.RollEntry
-	if state == registry.StateEnded {
-		var err error
-		if entries, err = a.rollCall(ctx, id); err != nil {
-			return nil, err
-		}
+	if state != registry.StateEnded {
+		return a.reg.SetState(ctx, id, state)
 	}
-	m, err := a.reg.SetState(ctx, id, state)
+	entries, err := a.rollCall(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	if state == registry.StateEnded {
-		if _, err := a.reg.KeepRecord(ctx, id, entries); err != nil {
-			return nil, err
-		}
-		if a.cfg.EndMeeting != nil {
-			a.cfg.EndMeeting(id)
-		}
+	m, err := a.reg.EndMeeting(ctx, id, entries)
+	if err != nil {
+		return nil, err
+	}
+	if a.cfg.EndMeeting != nil {
+		a.cfg.EndMeeting(id)
 	}
 	return m, nil
 }
@@ -150,6 +152,12 @@ func (a *api) join(w http.ResponseWriter, r *http.Request) {
 	id := chi.URLParam(r, "meeting")
 	p, ok := a.authorize(w, r, registry.ActMeetingJoin, id)
 	if !ok {
+		return
+	}
+	if p.Meeting != "" {
+		// Otherwise a meeting token would renew itself for ever, past a
+		// revoked invitation.
+		writeError(w, http.StatusForbidden, "forbidden", "a meeting token cannot get another; sign in again")
 		return
 	}
 	m, err := a.reg.Meeting(r.Context(), id)
@@ -165,8 +173,10 @@ func (a *api) join(w http.ResponseWriter, r *http.Request) {
 	if p.Point != "" {
 		sub = p.Point
 	}
-	tok, err := a.tokens.MintClaims(signaling.Claims{Name: p.Name, Meeting: id, Role: string(p.Role), Point: p.Point,
-		RegisteredClaims: jwtSubject(sub)}, meetingTokenTTL)
+	claims := signaling.Claims{Name: p.Name, Meeting: id, Role: string(p.Role), Point: p.Point,
+		RegisteredClaims: jwtSubject(sub)}
+	claims.ID = p.credential
+	tok, err := a.tokens.MintClaims(claims, meetingTokenTTL)
 	a.reply(w, http.StatusOK, map[string]any{"token": tok, "expires_in": int(meetingTokenTTL.Seconds()),
 		"role": p.Role, "peer_id": sub, "meeting": m}, err)
 }

@@ -160,7 +160,7 @@ func (a *api) importPoints(w http.ResponseWriter, r *http.Request) {
 	body := http.MaxBytesReader(w, r.Body, maxImportBytes)
 	n, err := a.reg.ImportCSV(r.Context(), body)
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) || (err != nil && errors.Is(errors.Unwrap(err), mbe)) {
+	if errors.As(err, &mbe) {
 		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the CSV file is larger than 4 MiB")
 		return
 	}
@@ -215,8 +215,10 @@ func (a *api) pointLogin(w http.ResponseWriter, r *http.Request) {
 		a.reply(w, 0, nil, err)
 		return
 	}
-	tok, err := a.tokens.MintClaims(signaling.Claims{Name: p.Name, Role: string(registry.Operator), Point: p.ID, Kind: "api",
-		RegisteredClaims: jwtSubject(p.ID)}, apiTokenTTL)
+	claims := signaling.Claims{Name: p.Name, Role: string(registry.Operator), Point: p.ID, Kind: "api",
+		RegisteredClaims: jwtSubject(p.ID)}
+	claims.ID = registry.CredentialID(req.Credential)
+	tok, err := a.tokens.MintClaims(claims, apiTokenTTL)
 	a.reply(w, http.StatusOK, map[string]any{"token": tok, "expires_in": int(apiTokenTTL.Seconds()), "point": p}, err)
 }
 

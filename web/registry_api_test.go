@@ -183,6 +183,19 @@ func TestRegistryAPIFlow(t *testing.T) {
 	if st := call(t, a, "GET", "/points", join.Token, nil, nil); st != 403 {
 		t.Errorf("a meeting token used outside its meeting: %d", st)
 	}
+	if st := call(t, a, "POST", "/meetings/"+m.ID+"/join", join.Token, nil, nil); st != 403 {
+		t.Errorf("a meeting token minted another: %d", st)
+	}
+	// Revoking a point's credential ends the tokens it earned.
+	if st := call(t, a, "GET", "/meetings/"+m.ID, commune, nil, nil); st != 403 {
+		t.Errorf("the commune's token before revocation: %d, want 403 (not invited)", st)
+	}
+	if st := call(t, a, "DELETE", "/points/ls-bac-son-x01/credentials", admin, nil, nil); st != 200 {
+		t.Fatalf("revoke: %d", st)
+	}
+	if st := call(t, a, "GET", "/meetings/"+m.ID, commune, nil, nil); st != 401 {
+		t.Errorf("a token of a revoked credential: %d, want 401", st)
+	}
 	// Expired and forged tokens.
 	expired, _ := a.Tokens.MintClaims(signaling.Claims{Kind: "api", Role: "it_admin", RegisteredClaims: jwtSub("u-x")}, -time.Minute)
 	var e struct {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/cau-bridge/cau/internal/app"
 	"github.com/cau-bridge/cau/registry"
-	"github.com/cau-bridge/cau/signaling"
 )
 
 // endpoint is one REST route and the action it names. Bodies are
@@ -110,12 +109,15 @@ func newRoleFixture(t *testing.T, a *app.App) roleFixture {
 			t.Fatalf("invite %s: %d", r, st)
 		}
 	}
-	op, err := a.Tokens.MintClaims(signaling.Claims{Kind: "api", Role: "operator", Point: "ls-bac-son", Name: "Bắc Sơn",
-		RegisteredClaims: jwtSub("ls-bac-son")}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
+	var cred registry.Credential
+	if st := call(t, a, "POST", "/points/ls-bac-son/credentials", admin, map[string]bool{"rotate": true}, &cred); st != 201 {
+		t.Fatalf("issue credential: %d", st)
 	}
-	f.tokens[registry.Operator] = op
+	var tr tokenReply
+	if st := call(t, a, "POST", "/auth/point", "", map[string]string{"credential": cred.Secret}, &tr); st != 200 {
+		t.Fatalf("point login: %d", st)
+	}
+	f.tokens[registry.Operator] = tr.Token
 	if st := call(t, a, "POST", "/meetings/"+m.ID+"/state", f.tokens[registry.Secretary], map[string]string{"state": "open"}, nil); st != 201 {
 		t.Fatalf("open: %d", st)
 	}

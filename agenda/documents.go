@@ -170,8 +170,6 @@ func (s *Service) Upload(ctx context.Context, who Who, in UploadInput) (Document
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return Document{}, fmt.Errorf("upload: rewind: %w", err)
 	}
-	_, statErr := s.cfg.Store.Stat(ctx, blobKey(sum))
-	existed := statErr == nil
 	info, err := s.cfg.Store.PutBlob(ctx, f, s.cfg.MaxUpload, kind.MediaType())
 	if err != nil {
 		return Document{}, fmt.Errorf("upload: store: %w", err)
@@ -186,11 +184,21 @@ func (s *Service) Upload(ctx context.Context, who Who, in UploadInput) (Document
 		FileName: NameForKind(name, kind), Kind: kind, MediaType: kind.MediaType(), Size: size, SHA256: sum,
 		Key: info.Key, Signature: sig, UploadedBy: who.Subject, UploadedAt: s.nowString(),
 	}
+	// A blob left unreferenced because the insert failed is removed later
+	// by CollectBlobs, never inline: another upload may share it.
 	if err := s.insertDocument(ctx, d); err != nil {
-		if !existed {
-			s.dropOrphan(d.Key)
-		}
 		return Document{}, err
+	}
+	// An old blob reused by this upload may have been collected between
+	// PutBlob and the insert; now that a row refers to it, make sure it is
+	// there.
+	if _, err := s.cfg.Store.Stat(ctx, d.Key); errors.Is(err, objstore.ErrNotFound) {
+		if _, err := f.Seek(0, io.SeekStart); err == nil {
+			_, err = s.cfg.Store.PutBlob(ctx, f, s.cfg.MaxUpload, kind.MediaType())
+		}
+		if err != nil {
+			return Document{}, fmt.Errorf("upload: store again: %w", err)
+		}
 	}
 	s.log.InfoContext(ctx, "document uploaded", "meeting", d.Meeting, "document", d.ID, "sha256", d.SHA256,
 		"size", d.Size, "kind", d.Kind, "signature", d.Signature.State, "by", who.Subject)
@@ -317,21 +325,6 @@ func (s *Service) insertDocument(ctx context.Context, d Document) error {
 		return fmt.Errorf("record document: %w", err)
 	}
 	return nil
-}
-
-// dropOrphan deletes a blob this upload created when recording it failed,
-// unless a document row refers to it by now. It runs on a fresh context:
-// the request's may be what was cancelled.
-func (s *Service) dropOrphan(key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var n int
-	if err := s.cfg.DB.QueryRowContext(ctx, `SELECT count(*) FROM agenda_documents WHERE blob_key = ?`, key).Scan(&n); err != nil || n > 0 {
-		return
-	}
-	if err := s.cfg.Store.Delete(ctx, key); err != nil {
-		s.log.Warn("cannot remove an unrecorded blob", "key", key, "err", err)
-	}
 }
 
 // Documents lists the meeting's documents that who may read.
@@ -489,6 +482,37 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 		}
 		v.done = true
 		return n, io.EOF
+	}
+	return n, nil
+}
+
+// CollectBlobs deletes content blobs that no document refers to and that
+// are older than grace (uploads whose record failed). The grace period
+// keeps it clear of uploads in progress, which store the blob before they
+// record it. The server runs it hourly.
+func (s *Service) CollectBlobs(ctx context.Context, grace time.Duration) (int, error) {
+	blobs, err := s.cfg.Store.List(ctx, objstore.BlobPrefix)
+	if err != nil {
+		return 0, fmt.Errorf("collect blobs: %w", err)
+	}
+	cutoff := s.cfg.Now().Add(-grace)
+	n := 0
+	for _, b := range blobs {
+		if b.Modified.After(cutoff) {
+			continue
+		}
+		var refs int
+		if err := s.cfg.DB.QueryRowContext(ctx, `SELECT count(*) FROM agenda_documents WHERE blob_key = ?`, b.Key).Scan(&refs); err != nil {
+			return n, fmt.Errorf("collect blobs: %w", err)
+		}
+		if refs > 0 {
+			continue
+		}
+		if err := s.cfg.Store.Delete(ctx, b.Key); err != nil {
+			return n, fmt.Errorf("collect blobs: delete %s: %w", b.Key, err)
+		}
+		s.log.InfoContext(ctx, "deleted an unreferenced blob", "key", b.Key)
+		n++
 	}
 	return n, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,5 +49,40 @@ func TestSweepTempRemovesOnlyOldSpoolFiles(t *testing.T) {
 	}
 	if s.MaxUpload() != objstore.DocumentLimit {
 		t.Errorf("default MaxUpload = %d, want 200 MiB", s.MaxUpload())
+	}
+}
+
+// TestCollectBlobsKeepsReferencedAndRecent: only blobs that no document
+// names and that are older than the grace period go.
+func TestCollectBlobsKeepsReferencedAndRecent(t *testing.T) {
+	ctx := context.Background()
+	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "cau.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, err := objstore.NewDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	s, err := New(Config{DB: db, Store: store, TempDir: t.TempDir(), Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphan, err := store.PutBlob(ctx, strings.NewReader("orphan"), 1<<20, "application/pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CollectBlobs(ctx, time.Hour); err != nil || n != 0 {
+		t.Fatalf("a recent orphan was collected: %d, %v", n, err)
+	}
+	now = now.Add(2 * time.Hour)
+	if n, err := s.CollectBlobs(ctx, time.Hour); err != nil || n != 1 {
+		t.Fatalf("an old orphan: collected %d, %v; want 1", n, err)
+	}
+	if _, err := store.Stat(ctx, orphan.Key); err == nil {
+		t.Fatal("the orphan is still there")
 	}
 }

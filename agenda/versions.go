@@ -187,8 +187,15 @@ func (s *Service) latestManifest(ctx context.Context, meeting string) (*Manifest
 // (linking the previous version's hash), stores it under
 // meetings/<id>/agenda/v<N>/manifest.json and records the version,
 // unsigned. Publishing an unchanged or empty draft is refused.
+//
+// The object store is written outside any database transaction (a slow
+// store must not hold SQLite's write lock). If recording fails after the
+// store accepted the manifest, the manifest is deleted again; if the
+// process died in between, the next Publish finds the orphan and adopts
+// it when it is this meeting's next version.
 func (s *Service) Publish(ctx context.Context, who Who, meeting string) (Version, error) {
-	var v Version
+	var m *Manifest
+	var prev *Version
 	err := s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
 		title, err := meetingTitle(ctx, tx, meeting)
 		if err != nil {
@@ -201,50 +208,107 @@ func (s *Service) Publish(ctx context.Context, who Who, meeting string) (Version
 		if len(items) == 0 {
 			return fmt.Errorf("%w: the agenda has no items", ErrInvalid)
 		}
-		m := &Manifest{
+		m = &Manifest{
 			Format: ManifestFormat, Meeting: meeting, MeetingTitle: title, Version: 1,
 			PublishedAt: s.cfg.Now().UTC().Truncate(time.Second).Format(time.RFC3339),
 			PublishedBy: publisherName(who),
 			Items:       manifestItems(items),
 		}
-		prev, err := s.version(ctx, tx, meeting, 0)
+		p, err := s.version(ctx, tx, meeting, 0)
 		switch {
 		case err == nil:
-			m.Version, m.Previous = prev.Version+1, prev.ManifestSHA256
-			if err := s.checkChanged(ctx, prev, m); err != nil {
-				return err
-			}
+			prev = &p
+			m.Version, m.Previous = p.Version+1, p.ManifestSHA256
 		case !errors.Is(err, ErrNotFound):
 			return err
-		}
-		b, err := m.Canonical()
-		if err != nil {
-			return err
-		}
-		v = Version{Meeting: meeting, Version: m.Version, ManifestKey: ManifestKey(meeting, m.Version),
-			ManifestSHA256: ManifestHash(b), Previous: m.Previous, PublishedAt: m.PublishedAt, PublishedBy: m.PublishedBy,
-			Signature: VersionSignature{State: VersionUnsigned}}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO agenda_versions(meeting_id, version, manifest_key, manifest_sha256,
-			previous_sha256, published_at, published_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			meeting, v.Version, v.ManifestKey, v.ManifestSHA256, v.Previous, v.PublishedAt, v.PublishedBy); err != nil {
-			return fmt.Errorf("record version: %w", err)
-		}
-		// Stored inside the transaction: if the store refuses, no version
-		// is recorded; an existing key means an earlier publication's
-		// record was lost, which needs a person to look (never overwrite).
-		if _, err := s.cfg.Store.Put(ctx, v.ManifestKey, bytes.NewReader(b), int64(len(b)), "application/json"); err != nil {
-			if errors.Is(err, objstore.ErrExists) {
-				return fmt.Errorf("%w: %s already exists in the object store without a record; ask IT to inspect it", ErrConflict, v.ManifestKey)
-			}
-			return fmt.Errorf("store manifest: %w", err)
 		}
 		return nil
 	})
 	if err != nil {
 		return Version{}, err
 	}
+	if prev != nil {
+		if err := s.checkChanged(ctx, *prev, m); err != nil {
+			return Version{}, err
+		}
+	}
+	b, err := m.Canonical()
+	if err != nil {
+		return Version{}, err
+	}
+	key := ManifestKey(meeting, m.Version)
+	created := true
+	if _, err := s.cfg.Store.Put(ctx, key, bytes.NewReader(b), int64(len(b)), "application/json"); err != nil {
+		if !errors.Is(err, objstore.ErrExists) {
+			return Version{}, fmt.Errorf("store manifest: %w", err)
+		}
+		if b, err = s.adoptManifest(ctx, key, m); err != nil {
+			return Version{}, err
+		}
+		created = false
+		if m, err = ParseManifest(b); err != nil {
+			return Version{}, err
+		}
+	}
+	v := Version{Meeting: meeting, Version: m.Version, ManifestKey: key,
+		ManifestSHA256: ManifestHash(b), Previous: m.Previous, PublishedAt: m.PublishedAt, PublishedBy: m.PublishedBy,
+		Signature: VersionSignature{State: VersionUnsigned}}
+	err = s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
+		latest, err := s.version(ctx, tx, meeting, 0)
+		switch {
+		case err == nil && (prev == nil || latest.Version != prev.Version):
+			return fmt.Errorf("%w: another version was published meanwhile", ErrConflict)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return err
+		case err != nil && prev != nil:
+			return fmt.Errorf("%w: version %d disappeared meanwhile", ErrConflict, prev.Version)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO agenda_versions(meeting_id, version, manifest_key, manifest_sha256,
+			previous_sha256, published_at, published_by) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			meeting, v.Version, v.ManifestKey, v.ManifestSHA256, v.Previous, v.PublishedAt, v.PublishedBy); err != nil {
+			return fmt.Errorf("record version: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		if created {
+			s.dropObject(key)
+		}
+		return Version{}, err
+	}
 	s.log.InfoContext(ctx, "agenda published", "meeting", meeting, "version", v.Version, "sha256", v.ManifestSHA256, "by", who.Subject)
 	return v, nil
+}
+
+// adoptManifest returns the manifest already stored at key when it is the
+// one an interrupted Publish left: the same meeting, version and previous
+// hash. Anything else there needs a person to look (never overwrite).
+func (s *Service) adoptManifest(ctx context.Context, key string, want *Manifest) ([]byte, error) {
+	rc, _, err := s.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	old, err := ParseManifest(b)
+	if err != nil || old.Meeting != want.Meeting || old.Version != want.Version || old.Previous != want.Previous {
+		return nil, fmt.Errorf("%w: %s already exists in the object store and is not this version; ask IT to inspect it", ErrConflict, key)
+	}
+	s.log.WarnContext(ctx, "adopting a manifest stored by an interrupted publication", "key", key)
+	return b, nil
+}
+
+// dropObject deletes an object this request stored but could not record,
+// with its own deadline: the request's context may be what ended.
+func (s *Service) dropObject(key string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.cfg.Store.Delete(ctx, key); err != nil {
+		s.log.Error("delete an unrecorded object; it stays orphaned", "key", key, "err", err)
+	}
 }
 
 func publisherName(w Who) string {
@@ -382,6 +446,19 @@ func (s *Service) recordSignature(ctx context.Context, who Who, v Version, der [
 		signedAt = res.TimestampTime.UTC()
 	}
 	key := SignatureKey(v.Meeting, v.Version)
+	// Stored first, outside any transaction; deleted again if the version
+	// cannot be marked signed. A .p7s left by a crash is accepted on the
+	// next signing only if it is byte-identical (see sameObject).
+	created := true
+	if _, err := s.cfg.Store.Put(ctx, key, bytes.NewReader(der), int64(len(der)), "application/pkcs7-signature"); err != nil {
+		if !errors.Is(err, objstore.ErrExists) {
+			return Version{}, fmt.Errorf("store signature: %w", err)
+		}
+		if err := s.sameObject(ctx, key, der); err != nil {
+			return Version{}, err
+		}
+		created = false
+	}
 	err = s.cfg.DB.Tx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `UPDATE agenda_versions SET sig_state = 'signed', sig_method = ?, signer_name = ?,
 			signer_org = ?, signed_at = ?, signed_by = ?, p7s_key = ?, sig_report = ?
@@ -393,20 +470,35 @@ func (s *Service) recordSignature(ctx context.Context, who Who, v Version, der [
 		if n, _ := r.RowsAffected(); n == 0 {
 			return fmt.Errorf("%w: version %d was signed meanwhile", ErrConflict, v.Version)
 		}
-		if _, err := s.cfg.Store.Put(ctx, key, bytes.NewReader(der), int64(len(der)), "application/pkcs7-signature"); err != nil {
-			if errors.Is(err, objstore.ErrExists) {
-				return fmt.Errorf("%w: %s already exists in the object store without a record; ask IT to inspect it", ErrConflict, key)
-			}
-			return fmt.Errorf("store signature: %w", err)
-		}
 		return nil
 	})
 	if err != nil {
+		if created {
+			s.dropObject(key)
+		}
 		return Version{}, err
 	}
 	s.log.InfoContext(ctx, "agenda signed", "meeting", v.Meeting, "version", v.Version, "method", method,
 		"signer", res.Signer, "organisation", res.Organisation, "by", who.Subject)
 	return s.Version(ctx, v.Meeting, v.Version)
+}
+
+// sameObject accepts an existing object at key only if it holds exactly
+// want (an interrupted signing of the same bytes).
+func (s *Service) sameObject(ctx context.Context, key string, want []byte) error {
+	rc, _, err := s.cfg.Store.Get(ctx, key)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	defer rc.Close()
+	got, err := io.ReadAll(io.LimitReader(rc, int64(len(want))+1))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if !bytes.Equal(got, want) {
+		return fmt.Errorf("%w: %s already exists in the object store with other bytes; ask IT to inspect it", ErrConflict, key)
+	}
+	return nil
 }
 
 // PublishedAgenda is a published version as a reader sees it.

@@ -502,3 +502,38 @@ func TestAgendaAccessList(t *testing.T) {
 	}
 	e.jsonDo("GET", "/agenda/draft", e.token(registry.Chair, ""), nil, 200, nil)
 }
+
+// TestAgendaPublishNeverOverwrites: an object already at the next version's
+// manifest key that is not that version (a crash left it, or someone wrote
+// it) makes publishing fail with 409 and record nothing; once it is gone,
+// publishing works.
+func TestAgendaPublishNeverOverwrites(t *testing.T) {
+	e := newAgendaEnv(t, 1<<20)
+	sec := e.token(registry.Secretary, "")
+	e.jsonDo("POST", "/agenda/items", sec, map[string]any{"title": "Khai mạc", "duration_min": 5}, 201, nil)
+	key := filepath.Join(e.storeDir, "objects", "meetings", e.meeting, "agenda", "v1", "manifest.json")
+	if err := os.MkdirAll(filepath.Dir(key), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	foreign := []byte(`{"not":"a manifest"}`)
+	if err := os.WriteFile(key, foreign, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.jsonDo("POST", "/agenda/publish", sec, nil, 409, nil)
+	var versions []agenda.Version
+	e.jsonDo("GET", "/agenda/versions", sec, nil, 200, &versions)
+	if len(versions) != 0 {
+		t.Fatalf("a refused publication recorded %d versions", len(versions))
+	}
+	if b, _ := os.ReadFile(key); !bytes.Equal(b, foreign) {
+		t.Fatal("publishing overwrote an existing object")
+	}
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	e.jsonDo("POST", "/agenda/publish", sec, nil, 201, nil)
+	e.jsonDo("GET", "/agenda/versions", sec, nil, 200, &versions)
+	if len(versions) != 1 {
+		t.Fatalf("after the orphan went: %d versions", len(versions))
+	}
+}

@@ -42,6 +42,9 @@ type Config struct {
 	Live Live
 	// Metrics, if set, is served at GET /metrics (Prometheus).
 	Metrics http.Handler
+	// MetricsToken, if set, is the bearer token /metrics and /debug/stats
+	// require; empty serves them to loopback clients only.
+	MetricsToken string
 	// Agenda serves agendas and documents; nil leaves them out.
 	Agenda *agenda.Service
 	// EndMeeting, if set, is called when a meeting ends, to close its room.
@@ -65,10 +68,12 @@ func New(cfg Config) *Handler {
 	r.Get("/healthz", h.healthz)
 	r.Handle("/ws", cfg.Signaling)
 	if cfg.Stats != nil {
-		r.Get("/debug/stats", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, cfg.Stats()) })
+		r.Method(http.MethodGet, "/debug/stats", operatorsOnly(cfg.MetricsToken, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusOK, cfg.Stats())
+		})))
 	}
 	if cfg.Metrics != nil {
-		r.Method(http.MethodGet, "/metrics", cfg.Metrics)
+		r.Method(http.MethodGet, "/metrics", operatorsOnly(cfg.MetricsToken, cfg.Metrics))
 	}
 	r.Route("/api/v1", func(r chi.Router) {
 		r.Post("/dev/token", devToken(cfg))

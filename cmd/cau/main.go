@@ -102,6 +102,7 @@ func runServer(args []string, stderr io.Writer) error {
 	sealKey := fs.String("seal-key", "", "organisation seal private key (PEM)")
 	maxUploadMB := fs.Int64("max-upload-mb", 200, "largest document upload, in MiB")
 	presignTTL := fs.Duration("presign-ttl", 0, "offer presigned MinIO download URLs living this long (0: downloads only through Cầu)")
+	metricsToken := fs.String("metrics-token", "", "bearer token a Prometheus scraper presents for /metrics and /debug/stats (default: served to this machine only)")
 	adminPassword := fs.String("admin-password", "", "password of the first IT admin account \"admin\", used only when no account exists (default: random, written to <data-dir>/admin.password)")
 	if err := parse(fs, args, stderr, "Usage: cau [flags]        run the server\n       cau token [flags]  mint a meeting token"); err != nil {
 		return err
@@ -140,7 +141,7 @@ func runServer(args []string, stderr io.Writer) error {
 		TokenSecret: *secret, DevJoin: *devJoin, VideoCodec: videoMime, Logger: log,
 		DBPath: *dbPath, AdminPassword: *adminPassword,
 		ObjectStore: s3, TrustedRoots: *trustedRoots, SealCert: *sealCert, SealKey: *sealKey,
-		MaxUpload: *maxUploadMB << 20, PresignTTL: *presignTTL,
+		MaxUpload: *maxUploadMB << 20, PresignTTL: *presignTTL, MetricsToken: *metricsToken,
 	})
 	if err != nil {
 		return err

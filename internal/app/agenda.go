@@ -107,6 +107,9 @@ func (p *paperless) janitor(ctx context.Context, cfg Config) {
 		if _, err := p.svc.SweepTemp(time.Hour); err != nil {
 			cfg.Logger.Warn("sweep spooled uploads", "err", err)
 		}
+		if _, err := p.svc.CollectBlobs(ctx, 24*time.Hour); err != nil && !errors.Is(err, context.Canceled) {
+			cfg.Logger.Warn("collect unreferenced blobs", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -62,6 +62,8 @@ type Config struct {
 	MaxUpload int64
 	// PresignTTL, when positive, offers presigned MinIO URLs.
 	PresignTTL time.Duration
+	// MetricsToken guards /metrics and /debug/stats (else loopback only).
+	MetricsToken string
 	// PprofAddr, if set, serves net/http/pprof there (profiling under load).
 	PprofAddr string
 	Logger    *slog.Logger
@@ -137,7 +139,8 @@ func Start(cfg Config) (*App, error) {
 	sig := signaling.NewServer(sc)
 	h := web.New(web.Config{Signaling: sig, Tokens: tokens, DevJoin: cfg.DevJoin, Logger: cfg.Logger,
 		Stats: func() any { return media.Totals() }, Registry: reg, Live: live{sig}, Agenda: paper.svc,
-		Metrics: web.MetricsHandler(media, sig), EndMeeting: sig.EndMeeting})
+		Metrics: web.MetricsHandler(media, sig), EndMeeting: sig.EndMeeting,
+		MetricsToken: cfg.MetricsToken})
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		_ = media.Close()

@@ -177,8 +177,20 @@ func (r *Registry) SetLevels(ctx context.Context, levels []Level) error {
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM levels WHERE rank >= 1000000`)
-		return err
+		if _, err = tx.ExecContext(ctx, `DELETE FROM levels WHERE rank >= 1000000`); err != nil {
+			return err
+		}
+		// A new order must keep every point below its parent.
+		all, ranks, err := loadTree(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for id := range all {
+			if err := checkTree(all, ranks, id); err != nil {
+				return fmt.Errorf("%w (point %s)", err, id)
+			}
+		}
+		return nil
 	})
 }
 

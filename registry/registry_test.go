@@ -129,6 +129,14 @@ func TestTwoTierLevels(t *testing.T) {
 	if inv, _ := r.Invited(ctx, m.ID); len(inv) != 3 {
 		t.Errorf("two-tier 2-level meeting invites %d, want 3", len(inv))
 	}
+	// Reordering levels so that communes rank above provinces is refused.
+	err = r.SetLevels(ctx, []registry.Level{{ID: "central", Name: "TW"}, {ID: "commune", Name: "Xã"}, {ID: "province", Name: "Tỉnh"}})
+	if !errors.Is(err, registry.ErrInvalid) {
+		t.Errorf("levels that put children above parents: %v, want ErrInvalid", err)
+	}
+	if lv, _ := r.Levels(ctx); len(lv) != 3 || lv[1].ID != "province" {
+		t.Errorf("a refused reorder changed the levels: %+v", lv)
+	}
 	// A level still in use cannot be removed.
 	err = r.SetLevels(ctx, []registry.Level{{ID: "central", Name: "TW"}, {ID: "province", Name: "Tỉnh"}})
 	if !errors.Is(err, registry.ErrConflict) {

@@ -30,7 +30,7 @@ import { MeetingClient, getMedia } from './meeting.js';
       'err.internal': 'Lỗi máy chủ', 'err.no_media': 'Không có hình hoặc tiếng để gửi',
       'err.bad_sdp': 'Mô tả phiên không hợp lệ', 'err.unknown_track': 'Không có luồng hình này',
       quality: 'Chất lượng hình', 'q.high': 'Cao', 'q.medium': 'Trung bình', 'q.low': 'Thấp', 'q.off': 'Tắt',
-      speaking: '{name} đang nói',
+      speaking: '{name} đang nói', appLink: 'Đăng nhập hệ thống',
     },
     en: {
       title: 'Cầu — Online meetings', brand: 'Cầu', tagline: 'Online meetings',
@@ -45,7 +45,7 @@ import { MeetingClient, getMedia } from './meeting.js';
       left: 'You left the meeting.', wsError: 'Connection to the server failed.', httpError: 'Server error: {status}',
       networkError: 'Cannot reach the server.', mediaError: 'Media connection error: {err}',
       quality: 'Video quality', 'q.high': 'High', 'q.medium': 'Medium', 'q.low': 'Low', 'q.off': 'Off',
-      speaking: '{name} is speaking',
+      speaking: '{name} is speaking', appLink: 'Sign in to the system',
     },
   };
 

@@ -46,13 +46,23 @@ func Browser(t testing.TB) context.Context {
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-features", "WebRtcHideLocalIpsWithMdns"),
 	}
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start Chromium at %s: %v", path, err)
+	// Chromium now and then fails to start on a busy machine ("chrome
+	// failed to start"); a second attempt, with a fresh profile, succeeds.
+	var err error
+	for attempt := 0; attempt < 2; attempt++ {
+		opts[1] = chromedp.UserDataDir(t.TempDir())
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		if err = chromedp.Do(ctx); err == nil {
+			t.Cleanup(func() { cancel(); cancelAlloc() })
+			return ctx
+		}
+		cancel()
+		cancelAlloc()
+		t.Logf("start Chromium (attempt %d): %v", attempt+1, err)
 	}
-	return ctx
+	t.Fatalf("start Chromium at %s: %v", path, err)
+	return nil
 }
 
 // NewTab opens another tab in the same browser.

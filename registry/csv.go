@@ -48,8 +48,11 @@ func (e *ImportError) Error() string {
 // Unwrap lets errors.Is(err, ErrInvalid) hold.
 func (e *ImportError) Unwrap() error { return ErrInvalid }
 
-// MaxImportRows bounds one import.
-const MaxImportRows = 20000
+// MaxImportRows bounds one import, and maxRowErrors the bad rows reported.
+const (
+	MaxImportRows = 20000
+	maxRowErrors  = 100
+)
 
 // ImportCSV creates or updates every point in the file, in one transaction:
 // either the whole file applies or nothing does. Points not in the file are
@@ -156,6 +159,11 @@ func (r *Registry) ImportCSV(ctx context.Context, in io.Reader) (int, error) {
 			}
 		}
 		if len(bad) > 0 {
+			sortRowErrors(bad)
+			if len(bad) > maxRowErrors {
+				more := len(bad) - maxRowErrors
+				bad = append(bad[:maxRowErrors], RowError{Msg: fmt.Sprintf("and %d more bad rows", more)})
+			}
 			return &ImportError{Rows: bad}
 		}
 		// Parents first, so the foreign key holds row by row.

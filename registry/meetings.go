@@ -159,7 +159,7 @@ func (r *Registry) meetings(ctx context.Context, where string, args ...any) ([]M
 	if err != nil {
 		return nil, fmt.Errorf("list meetings: %w", err)
 	}
-	var out []Meeting
+	out := []Meeting{}
 	for rows.Next() {
 		var m Meeting
 		var starts string
@@ -250,7 +250,7 @@ func (r *Registry) Invited(ctx context.Context, meetingID string) ([]Point, erro
 			delete(inScope, id)
 		}
 	}
-	var out []Point
+	out := []Point{}
 	var emit func(parent string)
 	emitted := map[string]bool{}
 	emit = func(parent string) {
@@ -286,6 +286,9 @@ func (r *Registry) SetState(ctx context.Context, meetingID, state string) (Meeti
 		StateScheduled: {StateOpen, StateLive, StateEnded},
 		StateOpen:      {StateLive, StateEnded},
 		StateLive:      {StateEnded},
+	}
+	if state != StateOpen && state != StateLive && state != StateEnded {
+		return Meeting{}, fmt.Errorf("%w: state must be open, live or ended", ErrInvalid)
 	}
 	if !slices.Contains(allowed[m.State], state) {
 		return Meeting{}, fmt.Errorf("%w: meeting %s cannot go from %s to %s", ErrConflict, m.ID, m.State, state)
@@ -327,7 +330,7 @@ func (r *Registry) People(ctx context.Context, meetingID string) ([]Invitee, err
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Invitee
+	out := []Invitee{}
 	for rows.Next() {
 		var i Invitee
 		if err := rows.Scan(&i.UserID, &i.Role); err != nil {

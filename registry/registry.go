@@ -120,7 +120,7 @@ func (r *Registry) Levels(ctx context.Context) ([]Level, error) {
 		return nil, fmt.Errorf("list levels: %w", err)
 	}
 	defer rows.Close()
-	var out []Level
+	out := []Level{}
 	for rows.Next() {
 		var l Level
 		if err := rows.Scan(&l.ID, &l.Name, &l.Rank); err != nil {
@@ -209,7 +209,7 @@ func (r *Registry) Points(ctx context.Context) ([]Point, error) {
 		return nil, fmt.Errorf("list points: %w", err)
 	}
 	defer rows.Close()
-	var out []Point
+	out := []Point{}
 	for rows.Next() {
 		p, err := scanPoint(rows)
 		if err != nil {

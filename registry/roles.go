@@ -120,9 +120,9 @@ func Allowed(r Role, a Action) bool {
 
 // Rule is a read-only row of the role table, for docs and tests.
 type Rule struct {
-	Action Action
-	Roles  []Role
-	What   string
+	Action Action `json:"action"`
+	Roles  []Role `json:"roles"`
+	What   string `json:"what"`
 }
 
 // Rules returns the role table.

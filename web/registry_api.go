@@ -28,8 +28,15 @@ func (a *api) mountRegistry(r chi.Router) {
 	r.Get("/me", func(w http.ResponseWriter, r *http.Request) {
 		p, err := a.authenticate(r)
 		if err != nil {
-			writeError(w, http.StatusUnauthorized, "unauthorized", err.Error())
+			code := "unauthorized"
+			if errors.Is(err, signaling.ErrTokenExpired) {
+				code = "token_expired"
+			}
+			writeError(w, http.StatusUnauthorized, code, err.Error())
 			return
+		}
+		if p.Role == "" {
+			p.Role = p.AccountRole
 		}
 		writeJSON(w, http.StatusOK, p)
 	})

@@ -16,6 +16,11 @@ const (
 	probeWaitMin  = 2 * time.Second
 	probeWaitMax  = 8 * time.Second
 	probeGrowth   = 1.5 // a probe tries this much more than the budget
+	// upCooldown holds a track at its layer for a while after it was
+	// lowered: near a layer's cost, the cost's swings (keyframes) would
+	// otherwise flip it up and down every step, each step up asking the
+	// publisher for a keyframe.
+	upCooldown = 3 * time.Second
 )
 
 // allocator turns a subscriber's bandwidth estimate into layer choices:
@@ -94,6 +99,7 @@ type planItem struct {
 	priority int
 	layers   [maxLayers]int64 // cost of each present layer, 0 if absent
 	pick     int
+	holdUp   bool // lowered recently: may not go above its current target
 }
 
 // plan assigns layers within budget. It reports whether any video track got
@@ -111,6 +117,9 @@ func plan(items []planItem, budget int64) (limited bool, used int64) {
 			continue
 		}
 		cur := int(it.d.target.Load())
+		if it.holdUp && cur >= 0 && cur < maxL {
+			maxL = cur
+		}
 		for l := maxL; l >= 0; l-- {
 			cost := it.layers[l]
 			if cost == 0 {
@@ -154,7 +163,7 @@ func (sub *Subscriber) allocate(now time.Time) {
 			audio++
 			continue
 		}
-		it := planItem{d: d, quality: d.quality, priority: d.priority}
+		it := planItem{d: d, quality: d.quality, priority: d.priority, holdUp: now.Sub(d.lastDown) < upCooldown}
 		up.mu.Lock()
 		for i, l := range up.layers {
 			if l != nil {
@@ -230,6 +239,9 @@ func (sub *Subscriber) allocate(now time.Time) {
 		if int(it.d.target.Load()) != it.pick {
 			sub.log.Debug("layer change", "track", it.d.id, "from", it.d.target.Load(), "to", it.pick,
 				"estimate", est, "floor", a.floor, "trusting", a.trusting, "probing", a.probing)
+		}
+		if it.pick < int(it.d.target.Load()) && it.pick >= 0 {
+			it.d.lastDown = now
 		}
 		it.d.setTarget(it.pick)
 	}

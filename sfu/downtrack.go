@@ -58,6 +58,9 @@ type downTrack struct {
 	// Subscription settings, guarded by the subscriber's lock.
 	quality  Quality
 	priority int
+	// lastDown is when the allocator last lowered the target; only the
+	// allocator goroutine touches it.
+	lastDown time.Time
 }
 
 func newDownTrack(src *UpTrack, ready *atomic.Bool) *downTrack {

@@ -3,6 +3,7 @@ package signaling
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/gorilla/websocket"
 )
@@ -11,23 +12,33 @@ import (
 // open or live (scheduled, or ended).
 const CodeMeetingClosed = "meeting_closed"
 
+// Credentials, if a Meetings also implements it, says whether the device
+// credential a token names is still valid (not revoked, point enabled).
+type Credentials interface {
+	CheckCredential(ctx context.Context, id, point string) error
+}
+
 // admit checks, outside any lock, that a registered meeting may be joined
-// now. A development room (ErrNoMeeting, or no Meetings) always may.
-func (s *Server) admit(meeting string) (string, error) {
+// now, and that a device's credential still stands. A development room
+// (ErrNoMeeting, or no Meetings) always may be joined.
+func (s *Server) admit(meeting string, c *Claims) (string, error) {
 	if s.cfg.Meetings == nil {
 		return "", nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), meetingLookupTimeout)
 	defer cancel()
 	info, err := s.cfg.Meetings.Meeting(ctx, meeting)
-	if errors.Is(err, ErrNoMeeting) {
-		return "", nil
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrNoMeeting):
+	case err != nil:
 		return CodeInternal, err
-	}
-	if info.Closed {
+	case info.Closed:
 		return CodeMeetingClosed, errors.New("the meeting is not open: it has not been opened yet, or it has ended")
+	}
+	if creds, ok := s.cfg.Meetings.(Credentials); ok && c != nil && c.Point != "" && c.ID != "" {
+		if err := creds.CheckCredential(ctx, c.ID, c.Point); err != nil {
+			return CodeUnauthorized, fmt.Errorf("the device's credential no longer stands: %w", err)
+		}
 	}
 	return "", nil
 }

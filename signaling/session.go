@@ -199,7 +199,7 @@ func (s *session) handleJoin(env Envelope) bool {
 		s.closeWith(websocket.ClosePolicyViolation, code)
 		return true
 	}
-	if code, err := s.srv.admit(claims.Meeting); err != nil {
+	if code, err := s.srv.admit(claims.Meeting, claims); err != nil {
 		if code == CodeInternal {
 			s.log.Error("look up meeting", "meeting", claims.Meeting, "err", err)
 		}
@@ -259,7 +259,7 @@ func (s *session) handleJoin(env Envelope) bool {
 		}
 		// The room emptied and closed between lookup and seating: take the
 		// meeting's new room, unless the meeting itself ended meanwhile.
-		if code, err := s.srv.admit(claims.Meeting); err != nil {
+		if code, err := s.srv.admit(claims.Meeting, claims); err != nil {
 			s.sendError(code, err.Error(), env.ID)
 			s.closeWith(websocket.ClosePolicyViolation, code)
 			return true

@@ -236,6 +236,17 @@ func TestRegistryAPIFlow(t *testing.T) {
 	if s := status(roll, "ls-tinhuy"); s != registry.AttendMissing {
 		t.Errorf("roll call of a point never seen: %q", s)
 	}
+	// A revoked credential's meeting token no longer opens the WebSocket
+	// (the session already in keeps going until the meeting ends).
+	if st := call(t, a, "DELETE", "/points/ls-bac-son/credentials", admin, nil, nil); st != 200 {
+		t.Fatalf("revoke the district's credential: %d", st)
+	}
+	if c3, err := client.Dial(ctx, client.Config{URL: a.WSURL(), Token: join.Token}); err == nil {
+		c3.Close()
+		t.Error("a meeting token of a revoked credential joined")
+	} else if !strings.Contains(err.Error(), "unauthorized") {
+		t.Errorf("joining with a revoked credential's token: %v, want unauthorized", err)
+	}
 	if st := call(t, a, "POST", "/meetings/"+m.ID+"/state", secTok, map[string]string{"state": "ended"}, nil); st != 201 {
 		t.Fatalf("end: %d", st)
 	}

@@ -26,6 +26,12 @@ func (m registryMeetings) Meeting(ctx context.Context, id string) (signaling.Mee
 		Closed: mt.State != registry.StateOpen && mt.State != registry.StateLive}, nil
 }
 
+// CheckCredential lets signaling refuse a device whose credential was
+// revoked after its meeting token was minted.
+func (m registryMeetings) CheckCredential(ctx context.Context, id, point string) error {
+	return m.reg.CheckCredential(ctx, id, point)
+}
+
 // presenceEvent is one join or leave, recorded for the roll call.
 type presenceEvent struct {
 	meeting, peer string

@@ -191,7 +191,14 @@ func (l *load) useServer(url string, secret []byte, pid int) error {
 
 func (l *load) serverTotals() sfu.Totals {
 	var t sfu.Totals
-	res, err := http.Get(l.httpURL + "/debug/stats")
+	req, err := http.NewRequest(http.MethodGet, l.httpURL+"/debug/stats", nil)
+	if err != nil {
+		return t
+	}
+	if l.cfg.metricsToken != "" {
+		req.Header.Set("Authorization", "Bearer "+l.cfg.metricsToken)
+	}
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return t
 	}

@@ -75,8 +75,9 @@ func TestSmoke(t *testing.T) {
 }
 
 func TestSecretsAreRedacted(t *testing.T) {
-	got := redactArgs([]string{"--url", "http://x", "--admin-password", "hunter22", "--token-secret=abc", "--points", "5"})
-	if want := "--url http://x --admin-password *** --token-secret=*** --points 5"; got != want {
+	got := redactArgs([]string{"--url", "http://x", "--admin-password", "hunter22", "--token-secret=abc", "--points", "5",
+		"-metrics-token", "m", "--metrics-token=n"})
+	if want := "--url http://x --admin-password *** --token-secret=*** --points 5 -metrics-token *** --metrics-token=***"; got != want {
 		t.Errorf("redacted %q, want %q", got, want)
 	}
 }

@@ -52,6 +52,7 @@ type config struct {
 	tokenSecret   string
 	adminUser     string
 	adminPassword string
+	metricsToken  string
 	dataDir       string
 	serverPID     int
 	inProcess     bool
@@ -86,6 +87,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&c.tokenSecret, "token-secret", "", "the server's token secret (with --url; all-see-all and speaker)")
 	fs.StringVar(&c.dataDir, "data-dir", "./cau-data", "the server's data dir, to read its token secret (with --url; all-see-all and speaker)")
 	fs.StringVar(&c.adminUser, "admin-user", "admin", "IT admin account that sets the meeting up (with --url; province)")
+	fs.StringVar(&c.metricsToken, "metrics-token", os.Getenv("CAU_METRICS_TOKEN"), "the server's --metrics-token, to read /debug/stats of a remote server (with --url)")
 	fs.StringVar(&c.adminPassword, "admin-password", os.Getenv(adminEnv), "its password (with --url; province; default $"+adminEnv+")")
 	fs.IntVar(&c.serverPID, "server-pid", 0, "PID of the server (with --url), to measure its CPU and memory")
 	fs.BoolVar(&c.inProcess, "in-process", false, "run the server inside this process (server CPU is then not separable)")
@@ -133,6 +135,15 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 }
 
 // redactArgs hides secrets given on the command line from the summary.
+// secretFlag reports whether a flag's value must not be printed.
+func secretFlag(name string) bool {
+	switch strings.TrimLeft(name, "-") {
+	case "admin-password", "token-secret", "metrics-token":
+		return true
+	}
+	return false
+}
+
 func redactArgs(args []string) string {
 	out := make([]string, len(args))
 	hide := false
@@ -140,10 +151,9 @@ func redactArgs(args []string) string {
 		switch {
 		case hide:
 			out[i], hide = "***", false
-		case a == "--admin-password" || a == "-admin-password" || a == "--token-secret" || a == "-token-secret":
+		case secretFlag(a):
 			out[i], hide = a, true
-		case strings.HasPrefix(a, "--admin-password=") || strings.HasPrefix(a, "-admin-password=") ||
-			strings.HasPrefix(a, "--token-secret=") || strings.HasPrefix(a, "-token-secret="):
+		case strings.Contains(a, "=") && secretFlag(a[:strings.IndexByte(a, '=')]):
 			out[i] = a[:strings.IndexByte(a, '=')+1] + "***"
 		default:
 			out[i] = a

@@ -1,7 +1,6 @@
 package agenda
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -17,38 +16,6 @@ import (
 	"github.com/cau-bridge/cau/agenda/sigverify"
 	"github.com/cau-bridge/cau/agenda/sigverify/sigtest"
 )
-
-// unzipTo extracts a bundle into a fresh directory.
-func unzipTo(t *testing.T, data []byte) string {
-	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, f := range zr.File {
-		if !filepath.IsLocal(f.Name) {
-			t.Fatalf("bundle entry %q escapes the directory", f.Name)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, f.Name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 func TestBundleVerifiesWithOpenSSL(t *testing.T) {
 	openssl := requireOpenSSL(t)
@@ -103,7 +70,7 @@ func TestBundleVerifiesWithOpenSSL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := unzipTo(t, zipped)
+	dir := sigtest.Unzip(t, zipped)
 	for _, name := range []string{"manifest.json", "manifest.p7s", "documents.sha256", "chain.pem", "roots.pem", "README.txt",
 		"documents/01-01-Tờ trình a.pdf", "documents/01-02-Tờ trình b.pdf"} {
 		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {

@@ -12,22 +12,31 @@ import (
 	"github.com/cau-bridge/cau/storage/objstore"
 )
 
-func TestSweepTempRemovesOnlyOldSpoolFiles(t *testing.T) {
+// newTestService returns a Service over a fresh database and disk store,
+// with the rest of cfg as given.
+func newTestService(t *testing.T, cfg Config) (*Service, objstore.Store) {
+	t.Helper()
 	db, err := storage.Open(context.Background(), filepath.Join(t.TempDir(), "cau.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
 	store, err := objstore.NewDisk(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	tmp := t.TempDir()
-	s, err := New(Config{DB: db, Store: store, TempDir: tmp})
+	t.Cleanup(func() { store.Close() })
+	cfg.DB, cfg.Store = db, store
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s, store
+}
+
+func TestSweepTempRemovesOnlyOldSpoolFiles(t *testing.T) {
+	tmp := t.TempDir()
+	s, _ := newTestService(t, Config{TempDir: tmp})
 	old := time.Now().Add(-2 * time.Hour)
 	for _, name := range []string{spoolPrefix + "old", spoolPrefix + "new", "other-old"} {
 		p := filepath.Join(tmp, name)
@@ -56,21 +65,8 @@ func TestSweepTempRemovesOnlyOldSpoolFiles(t *testing.T) {
 // names and that are older than the grace period go.
 func TestCollectBlobsKeepsReferencedAndRecent(t *testing.T) {
 	ctx := context.Background()
-	db, err := storage.Open(ctx, filepath.Join(t.TempDir(), "cau.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	store, err := objstore.NewDisk(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
 	now := time.Now()
-	s, err := New(Config{DB: db, Store: store, TempDir: t.TempDir(), Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, store := newTestService(t, Config{TempDir: t.TempDir(), Now: func() time.Time { return now }})
 	orphan, err := store.PutBlob(ctx, strings.NewReader("orphan"), 1<<20, "application/pdf")
 	if err != nil {
 		t.Fatal(err)

@@ -61,12 +61,6 @@ func (r *Registry) Presence(ctx context.Context, meetingID, pointID string, onli
 	return nil
 }
 
-// MediaSeen notes that media arrived from a point during a meeting.
-func (r *Registry) MediaSeen(ctx context.Context, meetingID, pointID string) error {
-	_, err := r.db.ExecContext(ctx, `UPDATE attendance SET media_seen = 1 WHERE meeting_id = ? AND point_id = ? AND media_seen = 0`, meetingID, pointID)
-	return err
-}
-
 // MarkAbsent records why an invited point is absent ("" clears it).
 func (r *Registry) MarkAbsent(ctx context.Context, meetingID, pointID, reason string) error {
 	if err := checkText("reason", reason, false, 500); err != nil {
@@ -91,20 +85,19 @@ func (r *Registry) RollCall(ctx context.Context, meetingID string, connected, fl
 	if err != nil {
 		return nil, err
 	}
-	rows, err := r.db.QueryContext(ctx, `SELECT point_id, first_joined, last_left, media_seen, absent_reason FROM attendance WHERE meeting_id = ?`, meetingID)
+	rows, err := r.db.QueryContext(ctx, `SELECT point_id, first_joined, last_left, absent_reason FROM attendance WHERE meeting_id = ?`, meetingID)
 	if err != nil {
 		return nil, err
 	}
 	type att struct {
 		first, left sql.NullString
-		media       bool
 		reason      string
 	}
 	seen := map[string]att{}
 	for rows.Next() {
 		var id string
 		var a att
-		if err := rows.Scan(&id, &a.first, &a.left, &a.media, &a.reason); err != nil {
+		if err := rows.Scan(&id, &a.first, &a.left, &a.reason); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -118,7 +111,7 @@ func (r *Registry) RollCall(ctx context.Context, meetingID string, connected, fl
 			MediaFlowing: flowing[p.ID], AbsentReason: a.reason}
 		e.FirstJoined, e.LastLeft = parseTS(a.first), parseTS(a.left)
 		switch {
-		case e.Connected && (e.MediaFlowing || a.media):
+		case e.Connected && e.MediaFlowing:
 			e.Status = AttendPresent
 		case e.Connected:
 			e.Status = AttendConnected

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -201,11 +202,7 @@ func (r *Registry) ImportCSV(ctx context.Context, in io.Reader) (int, error) {
 }
 
 func sortRowErrors(rows []RowError) {
-	for i := 1; i < len(rows); i++ {
-		for j := i; j > 0 && rows[j].Row < rows[j-1].Row; j-- {
-			rows[j], rows[j-1] = rows[j-1], rows[j]
-		}
-	}
+	slices.SortStableFunc(rows, func(a, b RowError) int { return a.Row - b.Row })
 }
 
 // ExportCSV writes every point in the import format, parents before their

@@ -1,11 +1,9 @@
 package web
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"encoding/pem"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -101,7 +99,7 @@ func TestAgendaPublishSealBundle(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/zip" {
 		t.Fatalf("bundle: %d %s", res.StatusCode, zipped)
 	}
-	dir := extract(t, zipped)
+	dir := sigtest.Unzip(t, zipped)
 	run := func(name string, args ...string) {
 		t.Helper()
 		cmd := exec.Command(name, args...)
@@ -172,31 +170,3 @@ func signDER(t *testing.T, pemBytes []byte) []byte {
 	return b.Bytes
 }
 
-func extract(t *testing.T, data []byte) string {
-	t.Helper()
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	for _, f := range zr.File {
-		if !filepath.IsLocal(f.Name) {
-			t.Fatalf("zip entry %q escapes", f.Name)
-		}
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, f.Name)
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}

@@ -4,7 +4,7 @@ CREATE TABLE attendance (
     point_id      TEXT NOT NULL REFERENCES points(id),
     first_joined  TEXT,
     last_left     TEXT,
-    media_seen    INTEGER NOT NULL DEFAULT 0,
+    media_seen    INTEGER NOT NULL DEFAULT 0, -- unused: "media flowing" is read live from the quality monitor
     absent_reason TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (meeting_id, point_id)
 );
